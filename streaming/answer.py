@@ -1,0 +1,136 @@
+"""The answer: fuse the question and retrieved evidence into a short spoken reply.
+
+Order of preference, sentence by sentence:
+1. "I don't know" when the evidence does not cover the question (CRAG scores a miss 0 and a
+   hallucination -1, so abstaining beats guessing);
+2. the LLM's sentence, if the faithfulness guard passes it (every number and name in it occurs in
+   the evidence);
+3. otherwise the evidence sentence that best matches the question, read as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from tools.search import Hit
+from tools.text import STOPWORDS, content_words, overlap, split_sentences, tokens
+
+from .llm import LlmBackend
+
+log = logging.getLogger(__name__)
+IDK = "I don't know."
+_IDK_PATTERNS = re.compile(r"\b(i don'?t know|not sure|cannot answer|can'?t answer|no information)\b", re.I)
+_SENTENCE_END = re.compile(r"([.!?])(\s|$)")
+SYSTEM_PROMPT = (
+    "You are a voice assistant. Answer the question in one short sentence, using only the facts "
+    "given. If the facts do not contain the answer, say: I don't know."
+)
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    source: str  # "llm" | "extractive" | "idk"
+
+
+def evidence_text(hits: list[Hit]) -> str:
+    return " ".join(f"{h.doc.title}. {h.doc.text}" for h in hits)
+
+
+def best_evidence_sentence(question: str, hits: list[Hit]) -> str:
+    """The evidence sentence sharing most content words with the question (earlier docs win ties)."""
+    best, best_score = "", -1.0
+    for rank, hit in enumerate(hits):
+        for sentence in split_sentences(hit.doc.text):
+            score = overlap(question, f"{hit.doc.title} {sentence}") + overlap(question, sentence)
+            score -= 0.05 * rank
+            if score > best_score:
+                best, best_score = sentence, score
+    return best
+
+
+def unsupported_terms(sentence: str, evidence: str) -> list[str]:
+    """Numbers and capitalised names in ``sentence`` that do not occur in ``evidence``."""
+    known = set(tokens(evidence))
+    words = sentence.split()
+    missing = []
+    for i, raw in enumerate(words):
+        for tok in tokens(raw):
+            is_number = any(c.isdigit() for c in tok)
+            is_name = raw[:1].isupper() and i > 0 and tok not in STOPWORDS
+            if (is_number or is_name) and tok not in known and tok.rstrip("s") not in known:
+                missing.append(tok)
+    return missing
+
+
+def is_faithful(sentence: str, evidence: str) -> bool:
+    if _IDK_PATTERNS.search(sentence) or not content_words(sentence):
+        return False
+    if unsupported_terms(sentence, evidence):
+        return False
+    return overlap(sentence, evidence) >= 0.6
+
+
+def build_messages(question: str, hits: list[Hit], n_docs: int = 2) -> list[dict[str, str]]:
+    """A short prompt: prompt tokens dominate time to first token on a 2-core CPU."""
+    facts = "\n".join(f"- {h.doc.title}: {h.snippet}" for h in hits[:n_docs])
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Facts:\n{facts}\n\nQuestion: {question}"},
+    ]
+
+
+class Answerer:
+    def __init__(
+        self,
+        backend: LlmBackend | None,
+        min_evidence_score: float = 0.34,
+        max_tokens: int = 48,
+        max_sentences: int = 2,
+    ) -> None:
+        self.backend = backend
+        self.min_evidence_score = min_evidence_score
+        self.max_tokens = max_tokens
+        self.max_sentences = max_sentences
+
+    def relevance(self, question: str, hits: list[Hit]) -> float:
+        return max((overlap(question, f"{h.doc.title} {h.doc.text}") for h in hits), default=0.0)
+
+    async def answer(self, question: str, hits: list[Hit]) -> AsyncIterator[AnswerSentence]:
+        if not hits or self.relevance(question, hits) < self.min_evidence_score:
+            yield AnswerSentence(IDK, "idk")
+            return
+        fallback = AnswerSentence(best_evidence_sentence(question, hits), "extractive")
+        if self.backend is None:
+            yield fallback
+            return
+        evidence = evidence_text(hits)
+        said = 0
+        try:
+            async for sentence in self._llm_sentences(question, hits):
+                if not is_faithful(sentence, evidence):
+                    log.info("guard rejected %r", sentence)
+                    break
+                said += 1
+                yield AnswerSentence(sentence, "llm")
+                if said >= self.max_sentences:
+                    break
+        except Exception:  # a dead endpoint degrades to the extractive answer
+            log.exception("LLM backend failed")
+        if said == 0:
+            yield fallback
+
+    async def _llm_sentences(self, question: str, hits: list[Hit]) -> AsyncIterator[str]:
+        assert self.backend is not None
+        buffer = ""
+        async for delta in self.backend.stream(build_messages(question, hits), self.max_tokens):
+            buffer += delta
+            while (m := _SENTENCE_END.search(buffer)) is not None:
+                sentence, buffer = buffer[: m.end(1)].strip(), buffer[m.end() :]
+                if sentence:
+                    yield sentence
+        if buffer.strip() and len(buffer.split()) >= 3:
+            yield buffer.strip()

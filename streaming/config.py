@@ -1,0 +1,109 @@
+"""All settings in one typed place.
+
+Precedence: defaults < environment (``STREAMRAG_<FIELD>``) < CLI flags (``--field-name``).
+Every field becomes a CLI flag automatically (see :func:`add_config_flags`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "STREAMRAG_"
+
+
+@dataclass
+class Config:
+    # --- server
+    host: str = field(default="127.0.0.1", metadata={"help": "bind address"})
+    port: int = field(default=8765, metadata={"help": "TCP port"})
+    max_sessions: int = field(default=16, metadata={"help": "concurrent websocket sessions"})
+    max_frame_bytes: int = field(default=64_000, metadata={"help": "largest accepted ws frame"})
+    max_audio_rate: float = field(
+        default=4.0, metadata={"help": "audio may arrive at most this many x real time"}
+    )
+    # --- audio / VAD
+    vad_threshold: float = field(default=0.5, metadata={"help": "speech probability to start"})
+    vad_neg_threshold: float = field(default=0.35, metadata={"help": "probability to stop"})
+    end_of_turn_ms: int = field(default=400, metadata={"help": "silence that ends a turn"})
+    speech_pad_ms: int = field(default=200, metadata={"help": "audio kept before speech"})
+    min_speech_ms: int = field(default=150, metadata={"help": "shorter bursts are ignored"})
+    early_final_ms: int = field(
+        default=128, metadata={"help": "silence after which a tentative final decode starts"}
+    )
+    # --- ASR
+    asr_model: str = field(
+        default="tiny.en", metadata={"help": "tiny.en | base | path to a CTranslate2 folder"}
+    )
+    asr_threads: int = field(default=2, metadata={"help": "CTranslate2 CPU threads"})
+    partial_interval_ms: int = field(default=700, metadata={"help": "audio between partials"})
+    final_beam_size: int = field(default=1, metadata={"help": "beam size of the final decode"})
+    # --- tools
+    corpus: str = field(default="", metadata={"help": "folder or jsonl of documents (default: bundled)"})
+    top_k: int = field(default=3, metadata={"help": "documents passed to the answer"})
+    tool_deadline_ms: int = field(default=3000, metadata={"help": "per tool call deadline"})
+    # --- predictor
+    strategy: str = field(
+        default="final", metadata={"help": "final | fixed-interval | triggered"}
+    )
+    # --- answer
+    llm_backend: str = field(default="llama", metadata={"help": "llama | openai | extractive"})
+    llm_model_path: str = field(default="", metadata={"help": "GGUF path (default: SmolLM2)"})
+    llm_threads: int = field(default=2, metadata={"help": "llama.cpp threads"})
+    openai_base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible base URL"})
+    openai_model: str = field(default="default", metadata={"help": "model name for the endpoint"})
+    openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "env var holding the key"})
+    max_answer_tokens: int = field(default=48, metadata={"help": "LLM token budget per answer"})
+    min_evidence_score: float = field(
+        default=0.34, metadata={"help": "below this query-evidence overlap the answer is I don't know"}
+    )
+    # --- TTS
+    tts_length_scale: float = field(default=1.0, metadata={"help": "piper speaking rate (<1 faster)"})
+    output_sample_rate: int = field(default=16000, metadata={"help": "default answer audio rate"})
+    # --- misc
+    log_level: str = field(default="INFO", metadata={"help": "logging level"})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults, then ``STREAMRAG_*`` variables, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(hints[f.name], raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(kind: Any, raw: str) -> Any:
+    if kind is bool:
+        return raw.lower() in {"1", "true", "yes", "on"}
+    return kind(raw)
+
+
+def add_config_flags(parser: argparse.ArgumentParser, only: set[str] | None = None) -> None:
+    """Add ``--field-name`` flags for Config fields (all, or those in ``only``)."""
+    hints = get_type_hints(Config)
+    for f in fields(Config):
+        if only is not None and f.name not in only:
+            continue
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=hints[f.name],
+            default=None,
+            help=f"{f.metadata.get('help', '')} (default {f.default!r}; env {ENV_PREFIX}{f.name.upper()})",
+        )
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    names = {f.name for f in fields(Config)}
+    return Config.from_env(**{k: v for k, v in vars(args).items() if k in names})

@@ -1,0 +1,71 @@
+"""Models and indexes loaded once per process and shared by every session.
+
+Each blocking model has its own single-thread ``ModelWorker`` with a priority queue, so
+concurrent sessions wait in line (final ASR before answers before partials) instead of
+thrashing two cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from tools.corpus import Document, load_documents
+from tools.search import Bm25Index, LocalSearchTool
+from voice.asr import WhisperAsr
+from voice.tts import PiperTts
+from voice.vad import SileroVad
+
+from .answer import Answerer
+from .config import Config
+from .llm import LlmBackend, make_backend
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    config: Config
+    vad: SileroVad
+    asr: WhisperAsr
+    tts: PiperTts
+    llm: LlmBackend | None
+    docs: list[Document]
+    index: Bm25Index
+    answerer: Answerer
+
+    @classmethod
+    def load(cls, config: Config) -> Engine:
+        t0 = time.perf_counter()
+        docs = load_documents(config.corpus or None)
+        llm = make_backend(config)
+        engine = cls(
+            config=config,
+            vad=SileroVad(),
+            asr=WhisperAsr(config.asr_model, config.asr_threads),
+            tts=PiperTts(config.tts_length_scale),
+            llm=llm,
+            docs=docs,
+            index=Bm25Index(docs),
+            answerer=Answerer(llm, config.min_evidence_score, config.max_answer_tokens),
+        )
+        log.info(
+            "engine ready in %.1fs: asr=%s llm=%s docs=%d",
+            time.perf_counter() - t0,
+            config.asr_model,
+            config.llm_backend,
+            len(docs),
+        )
+        return engine
+
+    def search_tool(self) -> LocalSearchTool:
+        return LocalSearchTool(self.index, self.config.top_k)
+
+    def warm_up(self) -> None:
+        """Run each model once so the first user does not pay for lazy initialisation."""
+        import numpy as np
+
+        self.asr.transcribe(np.zeros(16000, np.float32))
+        self.tts.synthesize("Ready.")
+        self.index.search("warm up")

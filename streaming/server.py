@@ -1,0 +1,112 @@
+"""The aiohttp server: ``/`` serves the web demo, ``/ws`` the voice sessions, ``/healthz`` status."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from .config import Config
+from .engine import Engine
+from .events import Error
+from .session import Session
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+ENGINE = web.AppKey("engine", Engine)
+SESSIONS = web.AppKey("sessions", set)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    engine = app[ENGINE]
+    config = engine.config
+    # aiohttp's own limit closes the socket without a word; ours answers with an error event.
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=max(4 * config.max_frame_bytes, 1 << 20))
+    await ws.prepare(request)
+    sessions: set[Session] = app[SESSIONS]
+    if len(sessions) >= config.max_sessions:
+        await ws.send_json(Error("server_busy", f"{len(sessions)} sessions already open").to_json())
+        await ws.close()
+        return ws
+    session = Session(engine, ws, config)
+    sessions.add(session)
+    log.info("session %s opened from %s (%d open)", session.id, request.remote, len(sessions))
+    try:
+        await session.run()
+    except Exception:  # one broken session must never take the server down
+        log.exception("session %s failed", session.id)
+    finally:
+        sessions.discard(session)
+        if not ws.closed:
+            await ws.close()
+        log.info("session %s closed (%d open)", session.id, len(sessions))
+    return ws
+
+
+async def healthz(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    return web.json_response(
+        {
+            "ok": True,
+            "sessions": len(request.app[SESSIONS]),
+            "asr_model": engine.asr.name,
+            "llm_backend": engine.config.llm_backend,
+            "documents": len(engine.docs),
+            "uptime_s": round(time.monotonic() - request.app["started"], 1),
+        }
+    )
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_DIR / "index.html")
+
+
+def create_app(engine: Engine) -> web.Application:
+    app = web.Application()
+    app[ENGINE] = engine
+    app[SESSIONS] = set()
+    app["started"] = time.monotonic()
+    app.router.add_get("/", index)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_static("/static/", WEB_DIR, show_index=False)
+    return app
+
+
+async def start_server(engine: Engine, host: str, port: int) -> web.AppRunner:
+    """Start serving in the running loop (used by tests and the CLI); returns the runner."""
+    runner = web.AppRunner(create_app(engine), handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        if server and server.sockets:
+            return server.sockets[0].getsockname()[1]
+    raise RuntimeError("server is not listening")
+
+
+def serve(config: Config) -> None:
+    engine = Engine.load(config)
+    engine.warm_up()
+
+    async def main() -> None:
+        runner = await start_server(engine, config.host, config.port)
+        log.info("streamrag listening on http://%s:%d", config.host, bound_port(runner))
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

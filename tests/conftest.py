@@ -1,0 +1,93 @@
+"""Shared fixtures: real models loaded once per test session, a real server on a free localhost
+port, and spoken questions generated at test time with piper (and espeak-ng where installed)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice.audio import decode_file, resample
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CRAG_DIR = SHARED / "crag"
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from streaming.config import Config
+    from streaming.engine import Engine
+
+    backend = os.environ.get("STREAMRAG_TEST_LLM", "llama")
+    try:
+        eng = Engine.load(Config(llm_backend=backend))
+    except ImportError:  # llama-cpp-python missing: the extractive path still runs everything
+        eng = Engine.load(Config(llm_backend="extractive"))
+    eng.warm_up()
+    return eng
+
+
+class RunningServer:
+    def __init__(self, runner, port: int) -> None:
+        self.runner = runner
+        self.port = port
+        self.http_url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}/ws"
+
+
+@pytest.fixture(scope="session")
+async def server(engine):
+    from streaming.server import bound_port, start_server
+
+    runner = await start_server(engine, "127.0.0.1", 0)
+    yield RunningServer(runner, bound_port(runner))
+    await runner.cleanup()
+
+
+@pytest.fixture(scope="session")
+def audio_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("speech")
+
+
+@pytest.fixture(scope="session")
+def speech(engine, audio_cache) -> Callable[..., np.ndarray]:
+    """``speech(text, voice="piper", lead_s=0.5)`` -> 16 kHz float32 audio of ``text`` spoken."""
+
+    def make(text: str, voice: str = "piper", lead_s: float = 0.5, length_scale: float = 1.0):
+        key = hashlib.sha1(f"{voice}|{length_scale}|{text}".encode()).hexdigest()[:16]
+        path = audio_cache / f"{key}.npy"
+        if path.exists():
+            audio = np.load(path)
+        elif voice == "piper":
+            raw = engine.tts.synthesize(text, length_scale=length_scale)
+            audio = resample(raw, engine.tts.rate, 16000)
+            np.save(path, audio)
+        else:
+            audio = espeak(text, voice)
+            np.save(path, audio)
+        return np.concatenate([np.zeros(int(lead_s * 16000), np.float32), audio])
+
+    return make
+
+
+def espeak(text: str, voice: str = "en-us") -> np.ndarray:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = os.path.join(tmp, "out.wav")
+        subprocess.run([exe, "-v", voice, "-s", "165", "-w", wav, text], check=True)
+        return decode_file(wav, 16000)
+
+
+@pytest.fixture
+def run(event_loop_policy):  # pragma: no cover - helper for sync callers
+    return asyncio.run

@@ -1,0 +1,96 @@
+"""Lexical document search: BM25 (bm25s) over the knowledge base, as an async tool."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import bm25s
+import numpy as np
+
+from .corpus import Document
+from .text import content_words, overlap, split_sentences
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Hit:
+    doc: Document
+    score: float
+    snippet: str
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.doc.id,
+            "title": self.doc.title,
+            "url": self.doc.url,
+            "snippet": self.snippet,
+            "score": round(self.score, 3),
+        }
+
+
+def best_sentences(query: str, text: str, n: int = 2) -> str:
+    """The ``n`` sentences of ``text`` sharing most content words with ``query``, in text order."""
+    sentences = split_sentences(text)
+    if len(sentences) <= n:
+        return " ".join(sentences)
+    ranked = sorted(range(len(sentences)), key=lambda i: (-overlap(query, sentences[i]), i))[:n]
+    return " ".join(sentences[i] for i in sorted(ranked))
+
+
+class Bm25Index:
+    """An in-memory BM25 index over documents (title weighted by repetition)."""
+
+    def __init__(self, docs: list[Document]) -> None:
+        self.docs = docs
+        corpus = [content_words(f"{d.title} {d.title} {d.text}") for d in docs]
+        self.vocab = {w for toks in corpus for w in toks}
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(corpus, show_progress=False)
+
+    def search(self, query: str, k: int = 3) -> list[Hit]:
+        terms = [w for w in content_words(query) if w in self.vocab]
+        if not terms:
+            return []
+        k = min(k, len(self.docs))
+        ids, scores = self.bm25.retrieve([terms], k=k, show_progress=False, n_threads=1)
+        hits = []
+        for i, s in zip(np.asarray(ids)[0], np.asarray(scores)[0], strict=True):
+            if s <= 0:
+                continue
+            doc = self.docs[int(i)]
+            hits.append(Hit(doc, float(s), best_sentences(query, doc.text)))
+        return hits
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    elapsed_ms: float
+    error: str | None = None
+    meta: dict = field(default_factory=dict)
+
+
+class LocalSearchTool:
+    """Async search over a local index, with a deadline. Never raises: errors become results."""
+
+    name = "search"
+
+    def __init__(self, index: Bm25Index, k: int = 3) -> None:
+        self.index = index
+        self.k = k
+
+    async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult:
+        t0 = time.perf_counter()
+        try:
+            hits = await asyncio.wait_for(asyncio.to_thread(self.index.search, query, self.k), deadline_s)
+            return SearchResult(query, hits, (time.perf_counter() - t0) * 1000)
+        except TimeoutError:
+            return SearchResult(query, [], (time.perf_counter() - t0) * 1000, "deadline exceeded")
+        except Exception as exc:  # a broken tool degrades the answer, never the session
+            log.exception("search failed")
+            return SearchResult(query, [], (time.perf_counter() - t0) * 1000, str(exc))

