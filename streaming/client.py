@@ -76,6 +76,7 @@ class VoiceClient:
         self.ready: dict[str, Any] | None = None
         self._inbox: asyncio.Queue = asyncio.Queue()
         self._reader: asyncio.Task | None = None
+        self._audio_arrived = asyncio.Event()
         self.log = TurnLog(output_rate=output_sample_rate)
 
     async def __aenter__(self) -> VoiceClient:
@@ -109,6 +110,7 @@ class VoiceClient:
                         self.log.first_audio_at = now
                     self.log.audio += message
                     self.log.audio_chunks.append((now, len(message)))
+                    self._audio_arrived.set()
                     continue
                 event = json.loads(message)
                 event["t"] = now
@@ -137,7 +139,12 @@ class VoiceClient:
 
     def new_turn(self) -> TurnLog:
         self.log = TurnLog(output_rate=self.output_sample_rate)
+        self._audio_arrived.clear()
         return self.log
+
+    async def wait_for_audio(self, timeout: float = 60) -> None:
+        """Until this turn's first answer audio frame has arrived."""
+        await asyncio.wait_for(self._audio_arrived.wait(), timeout)
 
     async def send_audio(
         self,

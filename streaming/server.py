@@ -17,7 +17,39 @@ from .session import Session
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ENGINE = web.AppKey("engine", Engine)
-SESSIONS = web.AppKey("sessions", set)
+
+
+class SessionRegistry:
+    """The open sessions, with a way to wait for their number to change (for tests, shutdown)."""
+
+    def __init__(self) -> None:
+        self._open: set[Session] = set()
+        self._changed = asyncio.Condition()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    async def add(self, session: Session) -> None:
+        async with self._changed:
+            self._open.add(session)
+            self._changed.notify_all()
+
+    async def discard(self, session: Session) -> None:
+        async with self._changed:
+            self._open.discard(session)
+            self._changed.notify_all()
+
+    async def wait_for_count(self, n: int, timeout: float = 5.0) -> int:
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(lambda: len(self._open) == n), timeout)
+            except TimeoutError:
+                pass
+            return len(self._open)
+
+
+SESSIONS = web.AppKey("sessions", SessionRegistry)
+STARTED = web.AppKey("started", float)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -27,20 +59,20 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # aiohttp's own limit closes the socket without a word; ours answers with an error event.
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=max(4 * config.max_frame_bytes, 1 << 20))
     await ws.prepare(request)
-    sessions: set[Session] = app[SESSIONS]
+    sessions = app[SESSIONS]
     if len(sessions) >= config.max_sessions:
         await ws.send_json(Error("server_busy", f"{len(sessions)} sessions already open").to_json())
         await ws.close()
         return ws
     session = Session(engine, ws, config)
-    sessions.add(session)
+    await sessions.add(session)
     log.info("session %s opened from %s (%d open)", session.id, request.remote, len(sessions))
     try:
         await session.run()
     except Exception:  # one broken session must never take the server down
         log.exception("session %s failed", session.id)
     finally:
-        sessions.discard(session)
+        await sessions.discard(session)
         if not ws.closed:
             await ws.close()
         log.info("session %s closed (%d open)", session.id, len(sessions))
@@ -56,7 +88,7 @@ async def healthz(request: web.Request) -> web.Response:
             "asr_model": engine.asr.name,
             "llm_backend": engine.config.llm_backend,
             "documents": len(engine.docs),
-            "uptime_s": round(time.monotonic() - request.app["started"], 1),
+            "uptime_s": round(time.monotonic() - request.app[STARTED], 1),
         }
     )
 
@@ -68,8 +100,8 @@ async def index(request: web.Request) -> web.FileResponse:
 def create_app(engine: Engine) -> web.Application:
     app = web.Application()
     app[ENGINE] = engine
-    app[SESSIONS] = set()
-    app["started"] = time.monotonic()
+    app[SESSIONS] = SessionRegistry()
+    app[STARTED] = time.monotonic()
     app.router.add_get("/", index)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/healthz", healthz)

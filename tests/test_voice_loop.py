@@ -1,0 +1,116 @@
+"""End to end through the real server on localhost: real speech in, events and audio out."""
+
+import asyncio
+import re
+import time
+
+import numpy as np
+import pytest
+
+from streaming.client import VoiceClient
+from tools.corpus import load_questions
+from voice.wer import word_error_rate
+
+pytestmark = pytest.mark.slow
+
+
+def contains_gold(answer: str, gold: list[str]) -> bool:
+    norm = lambda s: re.sub(r"[^a-z0-9 ]", "", s.lower().replace(",", ""))  # noqa: E731
+    return any(norm(g) and norm(g) in norm(answer) for g in gold)
+
+
+async def test_spoken_question_streams_partials_then_answers_with_audio(server, speech):
+    question = "could you please tell me what the capital city of australia is"
+    audio = speech(question)
+    async with VoiceClient(server.ws_url, output_sample_rate=24000) as client:
+        assert client.ready["output_sample_rate"] == 24000
+        log = await client.ask_audio(audio)
+
+    partials = log.of("partial")
+    assert partials, "no partial hypotheses"
+    assert partials[0]["t"] < log.speech_end_at, "first partial only arrived after speech ended"
+    assert any(p["stable"] for p in partials) or len(partials) == 1
+
+    final = log.first("final")["text"]
+    assert word_error_rate(question, final) <= 0.25, final
+
+    calls = log.of("tool_call")
+    assert calls and not calls[0]["speculative"] or log.of("tool_reused")
+    assert log.of("tool_result")[0]["results"], "retrieval returned nothing"
+
+    answer = log.first("answer_done")["text"]
+    assert "canberra" in answer.lower(), answer
+
+    pcm = log.answer_audio
+    seconds = pcm.size / 24000
+    expected = len(answer) / 15  # piper joe speaks about 15 characters a second
+    assert 0.4 * expected < seconds < 2.5 * expected, (seconds, answer)
+    assert abs(seconds * 1000 - log.first("answer_done")["audio_ms"]) < 150
+    assert float(np.sqrt(np.mean(pcm**2))) > 0.02, "answer audio is silent"
+
+    metrics = log.first("turn_metrics")["metrics"]
+    assert metrics["first_audio_ms"] > 0 and metrics["end_of_turn_wait_ms"] >= 300
+    assert log.speech_end_to_first_audio_ms is not None
+
+
+async def test_typed_question_shares_the_pipeline(server):
+    async with VoiceClient(server.ws_url) as client:
+        log = await client.ask_text("what is the capital of austria")
+    assert "vienna" in log.first("answer_done")["text"].lower()
+    assert log.of("tool_call") and log.audio, "typed turns must retrieve and speak too"
+    assert log.first("turn_metrics")["metrics"]["typed"] is True
+
+
+async def test_demo_questions_are_mostly_answered_with_the_gold_fact(server, speech):
+    questions = [
+        q for q in load_questions() if q.question_type in ("simple", "simple_w_condition")
+    ]
+    by_domain: dict[str, list] = {}
+    for q in questions:
+        by_domain.setdefault(q.domain, []).append(q)
+    sample = [q for qs in by_domain.values() for q in qs[:2]]
+    assert len(sample) >= 8
+    hits, lines = 0, []
+    async with VoiceClient(server.ws_url) as client:
+        for q in sample:
+            log = await client.ask_audio(speech(q.query), trailing_silence_s=1.0)
+            answer = log.first("turn_metrics")["metrics"]["answer"]
+            ok = contains_gold(answer, q.gold)
+            hits += ok
+            lines.append(f"{'OK ' if ok else 'MISS'} {q.query!r} -> {answer!r} (gold {q.answer!r})")
+    share = hits / len(sample)
+    print(f"\ngold fact in spoken answer: {hits}/{len(sample)} = {share:.0%}\n" + "\n".join(lines))
+    assert share >= 0.6, "\n".join(lines)
+
+
+async def test_barge_in_stops_answer_audio(server, speech):
+    interruption = speech("wait, stop please", lead_s=0.0)
+    async with VoiceClient(server.ws_url) as client:
+        log = client.new_turn()
+        await client.ws.send('{"type": "text", "text": "tell me about the eiffel tower in paris"}')
+        await client.wait_for_audio(30)
+        onset = time.monotonic()
+        sender = asyncio.create_task(client.send_audio(interruption))
+        event = await client.wait_for("interrupted", 10)
+        latency_ms = (event["t"] - onset) * 1000
+        frames_before = len(log.audio_chunks)
+        metrics = await client.wait_for("turn_metrics", 10)
+        await sender
+        late = [t for t, _ in log.audio_chunks[frames_before:] if t > event["t"] + 0.05]
+    assert metrics["metrics"]["interrupted"] is True
+    assert not late, f"{len(late)} audio frames arrived after the interruption"
+    assert latency_ms < 400, f"barge-in took {latency_ms:.0f} ms from speech onset"
+    assert event["dropped_audio_ms"] >= 0
+    assert not log.of("answer_done"), "an interrupted answer must not complete"
+
+
+async def test_two_sessions_at_once_are_both_served(server):
+    async def ask(text):
+        async with VoiceClient(server.ws_url) as client:
+            return await client.ask_text(text)
+
+    a, b = await asyncio.gather(
+        ask("what is the capital of austria"), ask("what is the capital of australia")
+    )
+    assert "vienna" in a.first("answer_done")["text"].lower()
+    assert "canberra" in b.first("answer_done")["text"].lower()
