@@ -36,20 +36,23 @@ class AnswerSentence:
     source: str  # "llm" | "extractive" | "idk"
 
 
-def evidence_text(hits: list[Hit]) -> str:
-    return " ".join(f"{h.doc.title}. {h.doc.text}" for h in hits)
+def ranked_sentences(question: str, hits: list[Hit]) -> list[str]:
+    """Evidence sentences, best match to the question first (earlier documents win ties).
+
+    Each is prefixed with its document's title when the sentence does not name it, so that a
+    sentence read alone still says what it is about."""
+    scored = []
+    for rank, hit in enumerate(hits):
+        for i, sentence in enumerate(split_sentences(hit.doc.text)):
+            score = overlap(question, f"{hit.doc.title} {sentence}") + overlap(question, sentence)
+            scored.append((score - 0.05 * rank - 0.001 * i, sentence))
+    scored.sort(key=lambda x: -x[0])
+    return [s for _, s in scored]
 
 
 def best_evidence_sentence(question: str, hits: list[Hit]) -> str:
-    """The evidence sentence sharing most content words with the question (earlier docs win ties)."""
-    best, best_score = "", -1.0
-    for rank, hit in enumerate(hits):
-        for sentence in split_sentences(hit.doc.text):
-            score = overlap(question, f"{hit.doc.title} {sentence}") + overlap(question, sentence)
-            score -= 0.05 * rank
-            if score > best_score:
-                best, best_score = sentence, score
-    return best
+    ranked = ranked_sentences(question, hits)
+    return ranked[0] if ranked else ""
 
 
 def unsupported_terms(sentence: str, evidence: str) -> list[str]:
@@ -74,12 +77,12 @@ def is_faithful(sentence: str, evidence: str) -> bool:
     return overlap(sentence, evidence) >= 0.6
 
 
-def build_messages(question: str, hits: list[Hit], n_docs: int = 2) -> list[dict[str, str]]:
+def build_messages(question: str, facts: list[str]) -> list[dict[str, str]]:
     """A short prompt: prompt tokens dominate time to first token on a 2-core CPU."""
-    facts = "\n".join(f"- {h.doc.title}: {h.snippet}" for h in hits[:n_docs])
+    facts_text = "\n".join(f"- {f}" for f in facts)
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"Facts:\n{facts}\n\nQuestion: {question}"},
+        {"role": "user", "content": f"Facts:\n{facts_text}\n\nQuestion: {question}"},
     ]
 
 
@@ -90,7 +93,9 @@ class Answerer:
         min_evidence_score: float = 0.34,
         max_tokens: int = 48,
         max_sentences: int = 2,
+        n_facts: int = 3,
     ) -> None:
+        self.n_facts = n_facts
         self.backend = backend
         self.min_evidence_score = min_evidence_score
         self.max_tokens = max_tokens
@@ -103,14 +108,15 @@ class Answerer:
         if not hits or self.relevance(question, hits) < self.min_evidence_score:
             yield AnswerSentence(IDK, "idk")
             return
-        fallback = AnswerSentence(best_evidence_sentence(question, hits), "extractive")
+        facts = ranked_sentences(question, hits)[: self.n_facts]
+        fallback = AnswerSentence(facts[0], "extractive")
         if self.backend is None:
             yield fallback
             return
-        evidence = evidence_text(hits)
+        evidence = " ".join(facts)
         said = 0
         try:
-            async for sentence in self._llm_sentences(question, hits):
+            async for sentence in self._llm_sentences(question, facts):
                 if not is_faithful(sentence, evidence):
                     log.info("guard rejected %r", sentence)
                     break
@@ -123,10 +129,10 @@ class Answerer:
         if said == 0:
             yield fallback
 
-    async def _llm_sentences(self, question: str, hits: list[Hit]) -> AsyncIterator[str]:
+    async def _llm_sentences(self, question: str, facts: list[str]) -> AsyncIterator[str]:
         assert self.backend is not None
         buffer = ""
-        async for delta in self.backend.stream(build_messages(question, hits), self.max_tokens):
+        async for delta in self.backend.stream(build_messages(question, facts), self.max_tokens):
             buffer += delta
             while (m := _SENTENCE_END.search(buffer)) is not None:
                 sentence, buffer = buffer[: m.end(1)].strip(), buffer[m.end() :]

@@ -30,7 +30,9 @@ def _missing() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (run scripts/setup_browser.sh)"
     if not PLAYWRIGHT.exists():
-        return "tests/browser/node_modules/playwright-core is missing (run scripts/setup_browser.sh)"
+        return (
+            "tests/browser/node_modules/playwright-core is missing (run scripts/setup_browser.sh)"
+        )
     if shutil.which("node") is None:
         return "node is not installed"
     return None
@@ -70,7 +72,9 @@ async def test_spoken_question_in_real_browser(server, speech, tmp_path):
     assert lines, f"no JSON from run_page.mjs (rc={proc.returncode})\n{stdout}\n{stderr}"
     report = json.loads(lines[-1])
     state = report.get("state") or {}
-    detail = f"rc={proc.returncode}\nstate={json.dumps(state, indent=1)[:6000]}\nstderr={stderr[-3000:]}"
+    detail = (
+        f"rc={proc.returncode}\nstate={json.dumps(state, indent=1)[:6000]}\nstderr={stderr[-3000:]}"
+    )
 
     if os.environ.get("STREAMRAG_SAVE_SCREENSHOT") == "1" and shot.exists():
         (ROOT / "docs").mkdir(exist_ok=True)
