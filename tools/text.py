@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -21,7 +22,8 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 def tokens(text: str) -> list[str]:
     """Lowercase word tokens, with number separators removed (``1,000`` -> ``1000``)."""
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text.lower())
+    text = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     return _TOKEN.findall(text)
 
 
