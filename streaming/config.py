@@ -36,7 +36,11 @@ class Config:
     )
     # --- ASR
     asr_model: str = field(
-        default="tiny.en", metadata={"help": "tiny.en | base | path to a CTranslate2 folder"}
+        default="base", metadata={"help": "tiny.en | base | path to a CTranslate2 folder"}
+    )
+    asr_window_pad_s: float = field(
+        default=5.0,
+        metadata={"help": "encode audio + this much silence, not a 30 s window (0 = full window)"},
     )
     asr_threads: int = field(default=2, metadata={"help": "CTranslate2 CPU threads"})
     partial_interval_ms: int = field(default=700, metadata={"help": "audio between partials"})
@@ -50,7 +54,10 @@ class Config:
         default="final", metadata={"help": "final | fixed-interval | triggered"}
     )
     # --- answer
-    llm_backend: str = field(default="llama", metadata={"help": "llama | openai | extractive"})
+    llm_backend: str = field(
+        default="extractive",
+        metadata={"help": "extractive | llama (SmolLM2 via llama.cpp) | openai (any compatible endpoint)"},
+    )
     llm_model_path: str = field(default="", metadata={"help": "GGUF path (default: SmolLM2)"})
     llm_threads: int = field(default=2, metadata={"help": "llama.cpp threads"})
     openai_base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible base URL"})

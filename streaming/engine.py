@@ -43,7 +43,7 @@ class Engine:
         engine = cls(
             config=config,
             vad=SileroVad(),
-            asr=WhisperAsr(config.asr_model, config.asr_threads),
+            asr=WhisperAsr(config.asr_model, config.asr_threads, config.asr_window_pad_s),
             tts=PiperTts(config.tts_length_scale),
             llm=llm,
             docs=docs,

@@ -22,6 +22,7 @@ import uuid
 import numpy as np
 from aiohttp import WSMsgType, web
 
+from tools.text import is_dismissal
 from voice.asr import Partial, StreamingTranscriber
 from voice.audio import ASR_RATE, StreamResampler, float32_to_pcm16, pcm16_to_float32, resample
 from voice.vad import FRAME, FRAME_MS, TurnDetector, VadEvent
@@ -206,7 +207,7 @@ class Session:
             self.transcriber.start_turn(preroll, event.audio_ms - len(preroll) * 1000 // ASR_RATE)
             self.emit(SpeechStart(event.speech_ms))
         elif event.kind == "pause":
-            self.transcriber.pause()
+            self.transcriber.pause(event.speech_ms)
         elif event.kind == "resume":
             self.transcriber.resume()
         elif event.kind == "end_of_turn":
@@ -236,7 +237,7 @@ class Session:
         marks["final"] = time.monotonic()
         marks["tentative_final_reused"] = reused
         self.emit(FinalTranscript(text, marks["eot_ms"]))
-        if not text.strip():
+        if is_dismissal(text):  # "stop", "wait", "thanks", silence: stay quiet
             return self._send_metrics(marks)
         await self._respond(text, marks)
 

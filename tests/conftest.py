@@ -3,7 +3,6 @@ port, and spoken questions generated at test time with piper (and espeak-ng wher
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import shutil
@@ -26,11 +25,9 @@ def engine():
     from streaming.config import Config
     from streaming.engine import Engine
 
-    backend = os.environ.get("STREAMRAG_TEST_LLM", "llama")
-    try:
-        eng = Engine.load(Config(llm_backend=backend))
-    except ImportError:  # llama-cpp-python missing: the extractive path still runs everything
-        eng = Engine.load(Config(llm_backend="extractive"))
+    # The product's default configuration; STREAMRAG_* variables (e.g. STREAMRAG_LLM_BACKEND)
+    # run the same suite against another setup.
+    eng = Engine.load(Config.from_env())
     eng.warm_up()
     return eng
 
@@ -88,6 +85,3 @@ def espeak(text: str, voice: str = "en-us") -> np.ndarray:
         return decode_file(wav, 16000)
 
 
-@pytest.fixture
-def run(event_loop_policy):  # pragma: no cover - helper for sync callers
-    return asyncio.run

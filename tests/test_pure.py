@@ -5,7 +5,7 @@ import json
 import pytest
 
 from streaming.protocol import ProtocolError, Start, Stop, Text, parse_text_message
-from tools.text import content_words, normalize_query, overlap
+from tools.text import content_words, is_dismissal, normalize_query, overlap
 from voice.local_agreement import LocalAgreement
 from voice.tts import split_for_speech
 from voice.vad import FRAME_MS, TurnDetector
@@ -110,3 +110,8 @@ def test_word_error_rate():
     assert word_error_rate("What is the capital of Australia?", "what is the capital of australia") == 0
     assert word_error_rate("a b c d", "a x c") == 0.5
     assert word_error_rate("", "") == 0
+
+
+def test_dismissals_need_no_answer():
+    assert is_dismissal("Wait, stop please.") and is_dismissal("") and is_dismissal("okay thanks")
+    assert not is_dismissal("wait, what is the capital of austria")

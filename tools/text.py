@@ -61,3 +61,15 @@ def normalize_query(text: str) -> str:
     for w in content_words(text):
         seen.setdefault(w, None)
     return " ".join(seen)
+
+
+DISMISSALS = frozenset(
+    "stop wait hold cancel never mind nevermind quiet shut enough thank thanks okay ok fine "
+    "great cool alright right yes yeah no nope sorry hello hi hey bye goodbye pause".split()
+)
+
+
+def is_dismissal(text: str) -> bool:
+    """True for turns like "wait, stop please" or "thanks": nothing to look up or answer."""
+    words = [t for t in tokens(text) if t not in STOPWORDS and t not in FILLERS]
+    return all(w in DISMISSALS for w in words)

@@ -18,11 +18,17 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
-def split_for_speech(text: str, max_words: int = 14, min_words: int = 4) -> list[str]:
-    """Sentences, with long ones cut at clause punctuation (pieces keep >= ``min_words``)."""
+def split_for_speech(
+    text: str, max_words: int = 14, min_words: int = 4, first_max_words: int = 8
+) -> list[str]:
+    """Sentences, with long ones cut at clause punctuation (pieces keep >= ``min_words``).
+
+    The first sentence is cut sooner (``first_max_words``): its first piece is what the user
+    waits for, and piper's time grows with the length of the piece."""
     pieces: list[str] = []
-    for sentence in split_sentences(text):
-        if len(sentence.split()) <= max_words:
+    for n, sentence in enumerate(split_sentences(text)):
+        limit = first_max_words if n == 0 else max_words
+        if len(sentence.split()) <= limit:
             pieces.append(sentence)
             continue
         current = ""

@@ -1,0 +1,134 @@
+"""The answerer: abstention, the faithfulness guard, extractive fallback and both LLM backends."""
+
+import importlib.util
+import json
+
+import pytest
+from aiohttp import web
+
+from streaming.answer import IDK, Answerer, is_faithful, unsupported_terms
+from streaming.llm import LlamaCppBackend, OpenAiBackend
+from tools.corpus import Document
+from tools.search import Bm25Index
+
+DOCS = [
+    Document(
+        "a",
+        "Australia",
+        "Australia is a country in Oceania. The capital of Australia is "
+        "Canberra. The largest city of Australia is Sydney, with 5.3 million people.",
+    ),
+    Document(
+        "b", "Austria", "Austria is a country in Central Europe. The capital of Austria is Vienna."
+    ),
+]
+INDEX = Bm25Index(DOCS)
+
+
+async def collect(answerer, question):
+    return [s async for s in answerer.answer(question, INDEX.search(question))]
+
+
+def test_guard_rejects_unsupported_numbers_and_names():
+    evidence = " ".join(d.text for d in DOCS)
+    assert is_faithful("The capital of Australia is Canberra.", evidence)
+    assert unsupported_terms("Sydney has 9 million people.", evidence) == ["9"]
+    assert unsupported_terms("The capital of Australia is Melbourne.", evidence) == ["melbourne"]
+    assert not is_faithful("I don't know.", evidence)
+
+
+async def test_irrelevant_evidence_gives_i_dont_know():
+    out = await collect(Answerer(None), "who won the 1998 football world cup")
+    assert [s.text for s in out] == [IDK] and out[0].source == "idk"
+
+
+async def test_extractive_reads_the_best_evidence_sentence():
+    out = await collect(Answerer(None), "what is the capital of australia")
+    assert out[0].text == "The capital of Australia is Canberra." and out[0].source == "extractive"
+
+
+class ScriptedBackend:
+    """Fault injection: an LLM that says exactly what the test wants (or dies)."""
+
+    name = "scripted"
+
+    def __init__(self, text=None, error=None):
+        self.text, self.error = text, error
+
+    async def stream(self, messages, max_tokens):
+        if self.error:
+            raise self.error
+        for word in self.text.split(" "):
+            yield word + " "
+
+
+async def test_guard_falls_back_when_the_llm_invents_a_fact():
+    lying = Answerer(ScriptedBackend("The capital of Australia is Melbourne, since 1901."))
+    out = await collect(lying, "what is the capital of australia")
+    assert out[0].source == "extractive" and "Canberra" in out[0].text
+
+
+async def test_a_dead_llm_degrades_to_the_extractive_answer():
+    out = await collect(
+        Answerer(ScriptedBackend(error=ConnectionError("gone"))), "capital of austria"
+    )
+    assert out[0].source == "extractive" and "Vienna" in out[0].text
+
+
+async def test_faithful_llm_sentences_are_spoken():
+    good = Answerer(
+        ScriptedBackend("Canberra is the capital of Australia. Sydney is the largest city.")
+    )
+    out = await collect(good, "what is the capital of australia")
+    assert [s.source for s in out] == ["llm", "llm"] and out[0].text.startswith("Canberra")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed"
+)
+async def test_smollm2_through_llama_cpp_answers_or_falls_back():
+    answerer = Answerer(LlamaCppBackend())
+    out = await collect(answerer, "what is the capital of australia")
+    assert out and out[0].source in ("llm", "extractive")
+    assert "canberra" in " ".join(s.text for s in out).lower()
+
+
+async def test_openai_compatible_endpoint_streams_sse(monkeypatch):
+    """A local server speaking the OpenAI streaming format, as vLLM or llama.cpp server do."""
+    seen = {}
+
+    async def completions(request):
+        seen.update(await request.json())
+        seen["auth"] = request.headers.get("Authorization")
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        for piece in ["Vienna is ", "the capital ", "of Austria."]:
+            chunk = {"choices": [{"delta": {"content": piece}}]}
+            await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        await resp.write(b"data: [DONE]\n\n")
+        return resp
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        monkeypatch.setenv("STREAMRAG_TEST_KEY", "sekret")
+        backend = OpenAiBackend(f"http://127.0.0.1:{port}/v1", "my-model", "STREAMRAG_TEST_KEY")
+        out = await collect(Answerer(backend), "what is the capital of austria")
+    finally:
+        await runner.cleanup()
+    assert out[0].source == "llm" and out[0].text == "Vienna is the capital of Austria."
+    assert (
+        seen["model"] == "my-model" and seen["stream"] is True and seen["auth"] == "Bearer sekret"
+    )
+    assert "Vienna" in seen["messages"][-1]["content"]
+
+
+async def test_unreachable_openai_endpoint_falls_back():
+    backend = OpenAiBackend("http://127.0.0.1:9/v1", "m")
+    out = await collect(Answerer(backend), "what is the capital of austria")
+    assert out[0].source == "extractive" and "Vienna" in out[0].text
