@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,9 @@ class VoiceClient:
         self._reader: asyncio.Task | None = None
         self._audio_arrived = asyncio.Event()
         self.log = TurnLog(output_rate=output_sample_rate)
+        # Optional hook, called from the reader with each answer audio frame as it arrives
+        # (live playback: the microphone client feeds its speaker from here).
+        self.on_audio: Callable[[bytes], None] | None = None
 
     async def __aenter__(self) -> VoiceClient:
         self.ws = await websockets.connect(self.url, max_size=8 << 20)
@@ -111,6 +114,8 @@ class VoiceClient:
                     self.log.audio += message
                     self.log.audio_chunks.append((now, len(message)))
                     self._audio_arrived.set()
+                    if self.on_audio is not None:
+                        self.on_audio(message)
                     continue
                 event = json.loads(message)
                 event["t"] = now

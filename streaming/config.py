@@ -48,7 +48,22 @@ class Config:
     # --- tools
     corpus: str = field(default="", metadata={"help": "folder or jsonl of documents (default: bundled)"})
     top_k: int = field(default=3, metadata={"help": "documents passed to the answer"})
-    tool_deadline_ms: int = field(default=3000, metadata={"help": "per tool call deadline"})
+    tool_deadline_ms: int = field(default=4000, metadata={"help": "per tool call deadline"})
+    search_url: str = field(
+        default="",
+        metadata={"help": "search API base URL; empty: start ours in-process; 'local': no HTTP"},
+    )
+    search_api: str = field(default="streamrag", metadata={"help": "streamrag | searxng"})
+    search_latency: str = field(
+        default="lognormal:median=0.8,p90=2.0",
+        metadata={"help": "latency profile of the in-process search service (none | fixed:S | lognormal:median=S,p90=S)"},
+    )
+    kg: bool = field(default=False, metadata={"help": "use the knowledge-graph tool"})
+    kg_latency: str = field(
+        default="lognormal:median=0.3,p90=0.8", metadata={"help": "latency profile of the knowledge graph"}
+    )
+    max_parallel_calls: int = field(default=4, metadata={"help": "speculative calls in flight per session"})
+    seed: int = field(default=0, metadata={"help": "seed of the simulated tool latencies"})
     # --- predictor
     strategy: str = field(
         default="final", metadata={"help": "final | fixed-interval | triggered"}

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from tools.corpus import Document, load_documents
-from tools.search import Bm25Index, LocalSearchTool
+from tools.search import Bm25Index
 from voice.asr import WhisperAsr
 from voice.tts import PiperTts
 from voice.vad import SileroVad
@@ -34,6 +35,7 @@ class Engine:
     docs: list[Document]
     index: Bm25Index
     answerer: Answerer
+    kg: Any = None  # tools.kg.KnowledgeGraph, when enabled
 
     @classmethod
     def load(cls, config: Config) -> Engine:
@@ -50,6 +52,10 @@ class Engine:
             index=Bm25Index(docs),
             answerer=Answerer(llm, config.min_evidence_score, config.max_answer_tokens),
         )
+        if config.kg:
+            from tools.kg import KnowledgeGraph
+
+            engine.kg = KnowledgeGraph.build(docs)
         log.info(
             "engine ready in %.1fs: asr=%s llm=%s docs=%d",
             time.perf_counter() - t0,
@@ -58,9 +64,6 @@ class Engine:
             len(docs),
         )
         return engine
-
-    def search_tool(self) -> LocalSearchTool:
-        return LocalSearchTool(self.index, self.config.top_k)
 
     def warm_up(self) -> None:
         """Run each model once so the first user does not pay for lazy initialisation."""

@@ -1,29 +1,69 @@
-"""Per-session tool orchestration: turns transcripts into tool calls and results.
+"""Per-session tool orchestration: executes the predictor's actions and resolves each turn.
 
-The ``final`` strategy (the cascaded baseline) queries once, after the end of turn.
+Owns the calls: deadlines (inside each tool), cancellation, a parallelism bound, and a cache by
+normalized query. At end of turn it asks the reflector for the earliest sufficient speculative
+call; only when there is none does it issue the final query (and the user waits for it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from tools.search import Hit, LocalSearchTool
-from tools.text import normalize_query
+from tools.search import Hit, SearchResult
 
-from .events import Event, ToolCall, ToolResultEvent
+from .events import Event, ToolCall, ToolCancelled, ToolResultEvent, ToolReused
+from .predictor import (
+    CallView,
+    Fire,
+    KgParser,
+    Predictor,
+    apply_corrections,
+    make_query,
+    query_key,
+    reflect,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Tool(Protocol):
+    name: str
+
+    async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult: ...
+
+
+@dataclass
+class Call:
+    id: str
+    tool: str
+    query: str
+    key: str
+    audio_ms: int
+    speculative: bool
+    turn: int
+    task: asyncio.Task | None = None
+    result: SearchResult | None = None
+    state: str = "running"  # running | done | failed | cancelled
+    used: bool = False
+
+    def view(self) -> CallView:
+        ok = self.state == "running" or (self.state == "done" and bool(self.result and self.result.hits))
+        return CallView(self.id, self.tool, self.query, self.key, self.audio_ms, ok)
 
 
 @dataclass
 class LookupOutcome:
     query: str
     hits: list[Hit]
-    call_id: str
     reused: bool
     tool_wait_ms: float
-    stats: dict = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
 class Lookup:
@@ -31,38 +71,176 @@ class Lookup:
 
     def __init__(
         self,
-        tool: LocalSearchTool,
+        tools: dict[str, Tool],
         emit: Callable[[Event], None],
         strategy: str = "final",
         deadline_s: float = 3.0,
+        kg_parse: KgParser | None = None,
+        same_results: Callable[[str, str], bool] | None = None,
+        max_parallel: int = 4,
+        audit: bool = False,
+        cache_size: int = 256,
     ) -> None:
-        self.tool = tool
+        self.tools = tools
         self.emit = emit
         self.strategy = strategy
         self.deadline_s = deadline_s
+        self.kg_parse = kg_parse if "kg" in tools else None
+        self.same_results = same_results
+        self.max_parallel = max_parallel
+        self.audit = audit
+        self.cache_size = cache_size
+        self.predictor = Predictor(strategy, self.kg_parse)
+        self.calls: list[Call] = []
+        self.turn = 0
+
+    # --- while the user speaks -------------------------------------------------------------
+    def reset(self) -> None:
+        """A new turn: forget the predictor's state; cancel what is still running."""
+        for call in self.calls:
+            if call.state == "running":
+                self._cancel(call, "new turn")
+        self.predictor.reset()
+        self.turn += 1
+        done = [c for c in self.calls if c.state == "done"]
+        self.calls = done[-self.cache_size :]
 
     def on_partial(self, text: str, audio_ms: int) -> None:
-        """Speculative strategies fire here; the baseline waits for the final transcript."""
+        for action in self.predictor.on_partial(text, audio_ms):
+            self._execute(action)
 
-    def reset(self) -> None:
-        """Forget the current turn's speculative state."""
+    def _execute(self, action: Fire) -> None:
+        if action.tool not in self.tools:
+            return
+        if action.supersedes is not None:
+            for call in self._running(action.tool):
+                if call.key == action.supersedes and call.speculative:
+                    self._cancel(call, "superseded")
+        if self._cached(action.tool, action.key) is not None:
+            return
+        running = [c for c in self._running() if c.speculative]
+        if len(running) >= self.max_parallel:
+            self._cancel(min(running, key=lambda c: c.audio_ms), "parallel bound")
+        self._fire(action.tool, action.query, action.key, action.audio_ms, speculative=True)
 
+    # --- at end of turn --------------------------------------------------------------------
     async def resolve(self, final_text: str, audio_ms: int) -> LookupOutcome:
-        query = normalize_query(final_text) or final_text
-        call_id = f"c{next(self._ids)}"
-        self.emit(ToolCall(call_id, self.tool.name, query, False, audio_ms))
         t0 = time.perf_counter()
-        result = await self.tool(final_text, self.deadline_s)
+        final_text = apply_corrections(final_text)
+        query = make_query(final_text) or final_text
+        key = query_key(query)
+        chosen: list[Call] = []
+        plans = [("search", query, key)]
+        kg = self.kg_parse(final_text) if self.kg_parse else None
+        if kg is not None:
+            plans.insert(0, ("kg", final_text, "|".join(kg)))
+        reused_ids = []
+        for tool, tool_query, tool_key in plans:
+            if tool not in self.tools:
+                continue
+            view = reflect(
+                tool,
+                tool_query,
+                tool_key,
+                [c.view() for c in self.calls],
+                self.same_results if tool == "search" else None,
+            )
+            if view is not None:
+                call = next(c for c in self.calls if c.id == view.id)
+                self.emit(ToolReused(call.id, call.query, tool_query))
+                reused_ids.append(call.id)
+            else:
+                call = self._fire(tool, tool_query, tool_key, audio_ms, speculative=False)
+            call.used = True
+            chosen.append(call)
+        for call in self._running():
+            if call not in chosen:
+                self._cancel(call, "not needed at end of turn")
+        results = await asyncio.gather(*(self._result(c) for c in chosen))
         wait_ms = (time.perf_counter() - t0) * 1000
+        hits = _merge([h for r in results for h in r.hits])
+        stats = self._stats(reused_ids)
+        if self.audit and reused_ids and "search" in self.tools:
+            stats["reuse_differs"] = await self._audit(query, chosen)
+        return LookupOutcome(query, hits, bool(reused_ids), wait_ms, stats)
+
+    def _stats(self, reused_ids: list[str]) -> dict[str, Any]:
+        turn = [c for c in self.calls if c.turn == self.turn]
+        speculative = [c for c in turn if c.speculative]
+        return {
+            "calls": len(turn),
+            "speculative_calls": len(speculative),
+            "cancelled": sum(c.state == "cancelled" for c in turn),
+            "wasted": sum(not c.used and c.state != "cancelled" for c in speculative),
+            "reuse": ",".join(reused_ids) if reused_ids else "fresh",
+        }
+
+    async def _audit(self, query: str, chosen: list[Call]) -> bool:
+        """Benchmarks only: run the final query anyway; did the reused result differ?"""
+        reused = next((c for c in chosen if c.tool == "search"), None)
+        if reused is None or reused.result is None:
+            return False
+        fresh = await self.tools["search"](query, self.deadline_s)
+        return [h.doc.id for h in fresh.hits] != [h.doc.id for h in reused.result.hits]
+
+    # --- calls -----------------------------------------------------------------------------
+    def _running(self, tool: str | None = None) -> list[Call]:
+        return [c for c in self.calls if c.state == "running" and (tool is None or c.tool == tool)]
+
+    def _cached(self, tool: str, key: str) -> Call | None:
+        for call in self.calls:
+            if call.tool == tool and call.key == key and call.state in ("running", "done"):
+                return call
+        return None
+
+    def _fire(self, tool: str, query: str, key: str, audio_ms: int, speculative: bool) -> Call:
+        call = Call(f"c{next(self._ids)}", tool, query, key, audio_ms, speculative, self.turn)
+        self.calls.append(call)
+        self.emit(ToolCall(call.id, tool, query, speculative, audio_ms))
+        call.task = asyncio.create_task(self._run(call), name=f"tool-{call.id}")
+        return call
+
+    async def _run(self, call: Call) -> SearchResult:
+        result = await self.tools[call.tool](call.query, self.deadline_s)
+        call.result = result
+        call.state = "failed" if result.error else "done"
         self.emit(
             ToolResultEvent(
-                call_id,
-                self.tool.name,
-                round(result.elapsed_ms, 1),
-                [h.as_dict() for h in result.hits],
-                result.error,
+                call.id, call.tool, round(result.elapsed_ms, 1), [h.as_dict() for h in result.hits], result.error
             )
         )
-        return LookupOutcome(
-            query, result.hits, call_id, False, wait_ms, {"calls": 1, "cancelled": 0, "wasted": 0}
-        )
+        return result
+
+    async def _result(self, call: Call) -> SearchResult:
+        if call.result is not None:
+            return call.result
+        assert call.task is not None
+        try:
+            return await asyncio.shield(call.task)
+        except asyncio.CancelledError:
+            if call.state == "cancelled":
+                return SearchResult(call.query, [], 0.0, "cancelled")
+            raise
+
+    def _cancel(self, call: Call, reason: str) -> None:
+        if call.state != "running":
+            return
+        call.state = "cancelled"
+        if call.task is not None:
+            call.task.cancel()
+        self.emit(ToolCancelled(call.id, reason))
+
+    def close(self) -> None:
+        for call in self._running():
+            self._cancel(call, "session closed")
+
+
+def _merge(hits: list[Hit]) -> list[Hit]:
+    """Knowledge-graph facts first (they come first in the list), no duplicate sentences."""
+    seen, out = set(), []
+    for hit in hits:
+        key = (hit.doc.id, hit.snippet)
+        if key not in seen:
+            seen.add(key)
+            out.append(hit)
+    return out

@@ -13,10 +13,12 @@ from .config import Config
 from .engine import Engine
 from .events import Error
 from .session import Session
+from .toolset import ToolSet
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 ENGINE = web.AppKey("engine", Engine)
+TOOLS = web.AppKey("tools", ToolSet)
 
 
 class SessionRegistry:
@@ -64,7 +66,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await ws.send_json(Error("server_busy", f"{len(sessions)} sessions already open").to_json())
         await ws.close()
         return ws
-    session = Session(engine, ws, config)
+    session = Session(engine, ws, config, app[TOOLS])
     await sessions.add(session)
     log.info("session %s opened from %s (%d open)", session.id, request.remote, len(sessions))
     try:
@@ -88,6 +90,8 @@ async def healthz(request: web.Request) -> web.Response:
             "asr_model": engine.asr.name,
             "llm_backend": engine.config.llm_backend,
             "documents": len(engine.docs),
+            "search_url": request.app[TOOLS].search_url,
+            "tools": sorted(request.app[TOOLS].tools()),
             "uptime_s": round(time.monotonic() - request.app[STARTED], 1),
         }
     )
@@ -110,8 +114,16 @@ def create_app(engine: Engine) -> web.Application:
 
 
 async def start_server(engine: Engine, host: str, port: int) -> web.AppRunner:
-    """Start serving in the running loop (used by tests and the CLI); returns the runner."""
-    runner = web.AppRunner(create_app(engine), handle_signals=False)
+    """Start serving in the running loop (used by tests and the CLI); returns the runner.
+    The tools (and the in-process search service) start with it and stop on cleanup."""
+    app = create_app(engine)
+    app[TOOLS] = await ToolSet(engine).start()
+
+    async def close_tools(app: web.Application) -> None:
+        await app[TOOLS].close()
+
+    app.on_cleanup.append(close_tools)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

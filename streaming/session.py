@@ -44,7 +44,9 @@ from .events import (
 )
 from .lookup import Lookup
 from .outbox import Outbox
+from .predictor import apply_corrections
 from .protocol import ProtocolError, Start, Stop, Text, parse_text_message
+from .toolset import ToolSet
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,11 @@ class RateLimiter:
 
 
 class Session:
-    def __init__(self, engine: Engine, ws: web.WebSocketResponse, config: Config) -> None:
+    def __init__(
+        self, engine: Engine, ws: web.WebSocketResponse, config: Config, tools: ToolSet
+    ) -> None:
         self.engine = engine
+        self.toolset = tools
         self.ws = ws
         self.config = config
         self.id = uuid.uuid4().hex[:8]
@@ -101,6 +106,7 @@ class Session:
             await self._cancel_turn()
             if self.started:
                 self.transcriber.cancel()
+                self.lookup.close()
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
 
@@ -156,7 +162,14 @@ class Session:
             self.config.final_beam_size,
         )
         self.lookup = Lookup(
-            self.engine.search_tool(), self.emit, self.strategy, self.config.tool_deadline_ms / 1000
+            self.toolset.tools(),
+            self.emit,
+            self.strategy,
+            self.config.tool_deadline_ms / 1000,
+            kg_parse=self.toolset.kg_parse,
+            same_results=self.toolset.same_results if self.toolset.local_corpus else None,
+            max_parallel=self.config.max_parallel_calls,
+            audit=bool(opts.get("audit", False)),
         )
         self.started = True
         self.emit(
@@ -228,6 +241,7 @@ class Session:
             return self.error("not_started", "send a start message first")
         if self._answer_active():
             self._interrupt(self.detector.audio_ms)
+        self.lookup.reset()
         marks = {"eot": time.monotonic(), "typed": True}
         self._turn_task = asyncio.create_task(self._respond(text, marks))
 
@@ -252,9 +266,11 @@ class Session:
     async def _answer(self, question: str, marks: dict) -> None:
         marks.setdefault("final", marks["eot"])
         generation = self.outbox.new_answer()
+        question = apply_corrections(question)  # "austria, no, australia" asks about australia
         outcome = await self.lookup.resolve(question, self.detector.audio_ms)
         marks["retrieved"] = time.monotonic()
         marks["tool_wait_ms"] = outcome.tool_wait_ms
+        marks["query"] = outcome.query
         marks.update(outcome.stats)
         spoken, audio_ms = [], 0
         async for sentence in self.engine.answerer.answer(question, outcome.hits):
@@ -294,9 +310,13 @@ class Session:
             "first_audio_ms": round((first_audio - eot) * 1000, 1) if first_audio else None,
             "answer_source": marks.get("answer_source"),
             "answer": marks.get("answer", ""),
+            "query": marks.get("query"),
             "calls": marks.get("calls", 0),
+            "speculative_calls": marks.get("speculative_calls", 0),
             "cancelled": marks.get("cancelled", 0),
             "wasted": marks.get("wasted", 0),
+            "reuse": marks.get("reuse"),
+            "reuse_differs": marks.get("reuse_differs"),
             "strategy": self.strategy,
             "interrupted": marks.get("interrupted", False),
         }

@@ -1,0 +1,41 @@
+"""Stream RAG end to end: real speech through the real server with speculative strategies."""
+
+import pytest
+
+from streaming.client import VoiceClient
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("strategy", ["triggered", "fixed-interval"])
+async def test_speculative_query_fires_before_speech_ends(server, speech, strategy):
+    audio = speech("could you tell me who is the chief executive officer of apple these days")
+    async with VoiceClient(server.ws_url, options={"strategy": strategy}) as client:
+        log = await client.ask_audio(audio)
+    speculative = [c for c in log.of("tool_call") if c["speculative"]]
+    assert speculative, "no speculative tool call"
+    eot = log.first("end_of_turn")
+    assert speculative[0]["audio_ms"] < eot["speech_end_ms"], "fired only after speech ended"
+    assert speculative[0]["t"] < log.speech_end_at, "the client saw it only after speech ended"
+    metrics = log.first("turn_metrics")["metrics"]
+    assert metrics["strategy"] == strategy and metrics["speculative_calls"] >= 1
+    assert "tim cook" in metrics["answer"].lower()
+
+
+async def test_final_strategy_only_queries_after_the_turn(server, speech):
+    async with VoiceClient(server.ws_url, options={"strategy": "final"}) as client:
+        log = await client.ask_audio(speech("who is the chief executive officer of apple"))
+    calls = log.of("tool_call")
+    assert calls and not any(c["speculative"] for c in calls)
+    assert all(c["t"] > log.first("final")["t"] - 0.001 for c in calls)
+
+
+async def test_mid_sentence_correction_is_not_answered_from_the_stale_result(server, speech):
+    audio = speech("what is the capital of austria, no, sorry, of australia")
+    async with VoiceClient(server.ws_url, options={"strategy": "fixed-interval"}) as client:
+        log = await client.ask_audio(audio)
+    answer = log.first("turn_metrics")["metrics"]["answer"].lower()
+    assert "canberra" in answer and "vienna" not in answer, answer
+    by_id = {c["id"]: c for c in log.of("tool_call")}
+    for reused in log.of("tool_reused"):
+        assert "austria " not in by_id[reused["id"]]["query"] + " ", "reused the stale Austria query"
