@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from .mic import AudioSink, MicUnavailable, NullSink, SoundDeviceSink, SoundDeviceSource, run_mic
 from .protocol import STRATEGIES, SUPPORTED_RATES
+from .replay import ClientError, ReplayResult, describe_event, partial_line, replay_files
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 
@@ -33,10 +35,10 @@ class Console:
 
     def partial(self, stable: str, tail: str) -> None:
         if not self.tty:
-            print(f"... {stable} [{tail}]".replace(" []", ""), file=self.stream, flush=True)
+            print(partial_line(stable, tail), file=self.stream, flush=True)
             return
         width = shutil.get_terminal_size().columns - 1
-        text = f"... {stable} {tail}".rstrip()
+        text = " ".join(x for x in ("...", stable, tail) if x)
         if len(text) > width:  # keep the newest words; a wrapped line cannot be overwritten
             text = "..." + text[-(width - 3) :]
         cut = max(0, len(text) - len(tail)) if tail else len(text)
@@ -60,8 +62,6 @@ def _options(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from .replay import ClientError, ReplayResult, describe_event, replay_files
-
     console = Console()
     current: list[Path] = []
 
@@ -125,15 +125,12 @@ def _device(value: str | None) -> int | str | None:
 
 
 def _mic(args: argparse.Namespace) -> int:
-    from .mic import MicUnavailable, NullSink, SoundDeviceSink, SoundDeviceSource, run_mic
-    from .replay import ClientError
-
     console = Console()
     try:
         source = SoundDeviceSource(_device(args.device))
     except MicUnavailable as exc:
         return _fail("mic", str(exc), 2)
-    sink: Any
+    sink: AudioSink
     try:
         sink = NullSink() if args.no_playback else SoundDeviceSink(_device(args.output_device))
     except MicUnavailable as exc:

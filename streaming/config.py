@@ -58,7 +58,7 @@ class Config:
         default="lognormal:median=0.8,p90=2.0",
         metadata={"help": "latency profile of the in-process search service (none | fixed:S | lognormal:median=S,p90=S)"},
     )
-    kg: bool = field(default=False, metadata={"help": "use the knowledge-graph tool"})
+    kg: bool = field(default=True, metadata={"help": "use the knowledge-graph tool"})
     kg_latency: str = field(
         default="lognormal:median=0.3,p90=0.8", metadata={"help": "latency profile of the knowledge graph"}
     )

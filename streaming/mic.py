@@ -30,6 +30,7 @@ from .replay import (
     decode_all,
     describe_event,
     open_client,
+    partial_line,
     pump_events,
 )
 
@@ -260,7 +261,7 @@ def _show(printer: Callable[[str], object], event: dict[str, Any]) -> None:
         if partial is not None:
             partial(event["stable"], event["tail"])
         else:
-            printer(f"... {event['stable']} [{event['tail']}]".replace(" []", ""))
+            printer(partial_line(event["stable"], event["tail"]))
         return
     line = describe_event(event)
     if line is not None:

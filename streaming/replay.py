@@ -6,8 +6,12 @@ counter and its speculative tool state start fresh for every file and files cann
 followed by trailing silence so the last turn ends. A file may hold several questions: the replay
 waits until the turn of the last ``end_of_turn`` has its ``turn_metrics``.
 
-Also home to the helpers the microphone client shares: :func:`open_client`, :class:`ClientError`
-and :func:`describe_event`.
+Latency: ``speech_end_to_first_audio_ms`` is the server's figure, which counts the VAD's silence
+window in *audio* time, so at ``speed`` != 1 it is off by ``end_of_turn_wait_ms * (1 - 1/speed)``;
+``client_speech_end_to_first_audio_ms`` is wall time measured here.
+
+Also home to what the microphone client shares: :func:`open_client`, :func:`pump_events`,
+:class:`ClientError` and the event formatting.
 """
 
 from __future__ import annotations
@@ -52,16 +56,22 @@ async def open_client(
         errors = [e for e in client.log.events if e.get("type") == "error"]
         if hasattr(client, "ws"):
             await client.__aexit__(None, None, None)
-        reason = (
-            f"{errors[-1]['code']}: {errors[-1]['message']}"
-            if errors
-            else (str(exc) or type(exc).__name__)
-        )
+        if errors:
+            reason = f"{errors[-1]['code']}: {errors[-1]['message']}"
+        elif isinstance(exc, TimeoutError):
+            reason = "no answer from the server in time"
+        else:
+            reason = str(exc) or type(exc).__name__
         raise ClientError(f"cannot open a session at {url}: {reason}") from exc
     try:
         yield client
     finally:
         await client.__aexit__(None, None, None)
+
+
+def partial_line(stable: str, tail: str) -> str:
+    """``... stable [tail]``: the agreed prefix, then the part that may still change."""
+    return " ".join(x for x in ("...", stable, f"[{tail}]" if tail else "") if x)
 
 
 def describe_event(event: dict[str, Any]) -> str | None:
@@ -105,7 +115,7 @@ class ReplayResult:
     audio_frames: list[tuple[float, int]] = field(default_factory=list)  # (t_ms, bytes)
     answer_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     output_rate: int = 16000
-    client_latency_ms: float | None = None  # last voiced sample sent -> first audio received
+    speed: float = 1.0
     error: str | None = None
     events_path: Path | None = None
     wav_path: Path | None = None
@@ -126,6 +136,24 @@ class ReplayResult:
         return [e["metrics"] for e in self.of("turn_metrics")]
 
     @property
+    def client_turn_latencies_ms(self) -> list[float | None]:
+        """Per turn, wall time from sending the last voiced sample (the server's
+        ``end_of_turn.speech_end_ms``) to receiving that turn's first answer frame."""
+        ends = [e for e in self.events if e["type"] == "end_of_turn"]
+        bounds = [e["t_ms"] for e in ends[1:]] + [float("inf")]
+        out: list[float | None] = []
+        for eot, until in zip(ends, bounds, strict=True):
+            first = next((t for t, _ in self.audio_frames if eot["t_ms"] < t < until), None)
+            sent = eot["speech_end_ms"] / self.speed  # audio time -> client wall time
+            out.append(None if first is None else round(first - sent, 1))
+        return out
+
+    @property
+    def client_latency_ms(self) -> float | None:
+        """The client's figure for the first turn that spoke an answer."""
+        return next((v for v in self.client_turn_latencies_ms if v is not None), None)
+
+    @property
     def speech_end_to_first_audio_ms(self) -> float | None:
         """The server's figure for the first turn that spoke an answer."""
         values = [m.get("speech_end_to_first_audio_ms") for m in self.turn_metrics]
@@ -142,6 +170,7 @@ class ReplayResult:
             ],
             "speech_end_to_first_audio_ms": self.speech_end_to_first_audio_ms,
             "client_speech_end_to_first_audio_ms": self.client_latency_ms,
+            "client_turn_latencies_ms": self.client_turn_latencies_ms,
             "answer_audio_ms": round(self.answer_audio.size * 1000 / self.output_rate),
             "turn_metrics": self.turn_metrics,
             "error": self.error,
@@ -151,6 +180,7 @@ class ReplayResult:
         return {
             "file": str(self.path),
             "input_s": round(self.input_s, 3),
+            "speed": self.speed,
             "session": self.ready,
             "summary": self.summary(),
             "events": self.events,
@@ -158,7 +188,6 @@ class ReplayResult:
         }
 
     def write(self, out_dir: Path, stem: str) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True)
         self.events_path = out_dir / f"{stem}.events.json"
         self.wav_path = out_dir / f"{stem}.answer.wav"
         self.events_path.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False))
@@ -235,7 +264,7 @@ async def _replay_one(
     on_event: EventCallback | None,
     timeout_s: float,
 ) -> ReplayResult:
-    result = ReplayResult(path, samples.size / 16000, output_rate=output_sample_rate)
+    result = ReplayResult(path, samples.size / 16000, speed=speed)
     async with open_client(url, output_sample_rate=output_sample_rate, options=options) as client:
         result.ready = {k: v for k, v in (client.ready or {}).items() if k != "t"}
         result.output_rate = int(result.ready.get("output_sample_rate", output_sample_rate))
@@ -261,11 +290,8 @@ async def _replay_one(
             result.error = f"connection lost: {exc}"
         if result.error is None:
             await _stop(client, record)
-        log_ = client.log
-        if log_.speech_end_at is not None and log_.first_audio_at is not None:
-            result.client_latency_ms = round((log_.first_audio_at - log_.speech_end_at) * 1000, 1)
-        result.audio_frames = [((t - t0) * 1000, n) for t, n in log_.audio_chunks]
-        result.answer_audio = log_.answer_audio
+        result.audio_frames = [((t - t0) * 1000, n) for t, n in client.log.audio_chunks]
+        result.answer_audio = client.log.answer_audio
     return result
 
 
@@ -313,6 +339,11 @@ async def replay_files(
     if not 0 < speed <= MAX_SPEED:
         raise ClientError(f"speed must be in (0, {MAX_SPEED}]: the server drops faster audio")
     decoded = await asyncio.to_thread(decode_all, paths)
+    if out_dir is not None:
+        try:  # fail before streaming, not after
+            await asyncio.to_thread(Path(out_dir).mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ClientError(f"cannot create {out_dir}: {exc}") from exc
     results, stems = [], set()
     for path, samples in zip(paths, decoded, strict=True):
         path = Path(path)

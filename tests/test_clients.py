@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import sys
 import types
@@ -87,6 +89,25 @@ async def test_mic_loop_from_a_file_prints_transcript_and_answer_and_plays_audio
 
 
 @pytest.mark.slow
+async def test_mic_loop_flushes_the_sink_on_barge_in(server, speech, tmp_path):
+    question = speech("tell me about the eiffel tower in paris", lead_s=0.5)
+    audio = np.concatenate(
+        [question, silence(2.5), speech("wait, stop please", lead_s=0), silence(2)]
+    )
+    path = tmp_path / "barge.wav"
+    write_wav(path, audio, 16000)
+    lines: list[str] = []
+    sink = BufferSink()
+    summary = await asyncio.wait_for(
+        run_mic(server.ws_url, FileSource(path), sink, printer=lines.append), 180
+    )
+    out = "\n".join(lines)
+    assert summary.interruptions == 1 and sink.flushes == 1, out
+    assert summary.turns == 2 and summary.answers == [], out  # "wait, stop" needs no answer
+    assert any(line.startswith("[interrupted:") for line in lines), out
+
+
+@pytest.mark.slow
 async def test_replay_batch_writes_event_logs_and_answer_wavs(server, speech, tmp_path):
     questions = {
         "q16k.wav": "what is the capital of austria",
@@ -164,6 +185,84 @@ def test_mic_without_an_input_device_exits_2(monkeypatch, capsys):
     assert main(["mic"]) == 2
     err = capsys.readouterr().err
     assert "no audio input device" in err and err.count("\n") == 1, err
+
+
+FAKE_SOUNDDEVICE = """
+"A fake sounddevice: the microphone plays $FAKE_SD_WAV at 48 kHz; output goes to $FAKE_SD_OUT."
+import os, threading, time
+import numpy as np
+from voice.audio import decode_file
+
+class PortAudioError(Exception):
+    pass
+
+def query_devices(device=None, kind=None):
+    return {"name": f"fake {kind}", "max_input_channels": 1, "max_output_channels": 1,
+            "default_samplerate": 48000.0}
+
+class _Stream:
+    def __init__(self, samplerate, callback, blocksize=0, **kw):
+        self.rate, self.callback = int(samplerate), callback
+        self.block = blocksize or self.rate // 50
+        self.done, self.thread = threading.Event(), threading.Thread(target=self.run, daemon=True)
+    def start(self): self.thread.start()
+    def stop(self): self.done.set(); self.thread.join()
+    def close(self): pass
+    def __enter__(self): self.start(); return self
+    def __exit__(self, *exc): self.stop()
+    def run(self):
+        t0, i = time.monotonic(), 0
+        while not self.done.is_set():
+            self.tick(i)
+            i += 1
+            time.sleep(max(0.0, t0 + i * self.block / self.rate - time.monotonic()))
+
+class InputStream(_Stream):
+    def tick(self, i):
+        if i == 0:
+            self.audio = decode_file(os.environ["FAKE_SD_WAV"], self.rate)
+        chunk = self.audio[i * self.block : (i + 1) * self.block]
+        chunk = np.pad(chunk, (0, self.block - chunk.size)).astype(np.float32).reshape(-1, 1)
+        self.callback(chunk, self.block, None, None)
+
+class RawOutputStream(_Stream):
+    def tick(self, i):
+        out = bytearray(self.block * 2)
+        self.callback(out, self.block, None, None)
+        with open(os.environ["FAKE_SD_OUT"], "ab") as f:
+            f.write(out)
+"""
+
+
+@pytest.mark.slow
+async def test_mic_cli_on_a_fake_portaudio_device_answers_and_stops_on_ctrl_c(
+    server, speech, tmp_path
+):
+    (tmp_path / "sounddevice.py").write_text(FAKE_SOUNDDEVICE)
+    wav, played = tmp_path / "in.wav", tmp_path / "played.pcm"
+    write_wav(wav, speech("what is the capital of austria", lead_s=0.5), 16000)
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{ROOT}", FAKE_SD_WAV=str(wav))
+    env["FAKE_SD_OUT"] = str(played)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "streaming.cli", "mic", "--url", server.ws_url, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    lines = []
+    try:
+        async with asyncio.timeout(180):
+            while not any(line.startswith("[turn 1:") for line in lines):
+                raw = await proc.stdout.readline()
+                assert raw, f"mic ended early: {lines}"
+                lines.append(raw.decode().rstrip("\n"))
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        rest, err = await asyncio.wait_for(proc.communicate(), 60)
+    out = "\n".join(lines) + rest.decode()
+    assert proc.returncode == 0 and "stopped" in out, (proc.returncode, out, err.decode())
+    assert "Traceback" not in err.decode(), err.decode()
+    assert "you: " in out and "vienna" in out.lower(), out
+    pcm = np.frombuffer(played.read_bytes(), "<i2").astype(np.float32) / 32768
+    assert np.count_nonzero(pcm) / 48000 > 0.5, "the answer was not played"
 
 
 async def run_cli(*args: str) -> tuple[int, str, str]:
