@@ -52,9 +52,9 @@ def pick_questions(n: int):
     return qs[:n]
 
 
-async def replay(url: str, clips, desc: str, strategy: str) -> list[dict]:
+async def replay(url: str, clips, desc: str, options: dict) -> list[dict]:
     rows = []
-    async with VoiceClient(url, options={"strategy": strategy}) as client:
+    async with VoiceClient(url, options=options) as client:
         for q, audio in tqdm(clips, desc=desc, file=sys.stderr):
             log = await client.ask_audio(audio, trailing_silence_s=1.0, timeout=90)
             m = dict(log.first("turn_metrics")["metrics"])
@@ -71,11 +71,20 @@ def summarize(rows: list[dict]) -> dict:
         out[key] = {"p50": pct(vals, 50), "p90": pct(vals, 90), "n": len(vals)}
     reused = [r["tentative_final_reused"] for r in rows]
     out["tentative_final_reused_share"] = sum(bool(x) for x in reused) / max(1, len(reused))
+    out["preempted_share"] = sum(bool(r.get("preempted")) for r in rows) / max(1, len(rows))
     return out
 
 
 async def main_async(args) -> dict:
-    base = Engine.load(Config(llm_backend="extractive", asr_model=args.asr_model))
+    base = Engine.load(
+        Config(
+            llm_backend="extractive",
+            asr_model=args.asr_model,
+            search_latency=args.search_latency,
+            kg_latency=args.kg_latency,
+            seed=args.seed,
+        )
+    )
     base.warm_up()
     questions = pick_questions(args.n)
     clips = []
@@ -96,25 +105,37 @@ async def main_async(args) -> dict:
         runner = await start_server(engine, "127.0.0.1", 0)
         try:
             url = f"ws://127.0.0.1:{bound_port(runner)}/ws"
-            rows = await replay(url, clips, backend, args.strategy)
+            for preemptive in args.preemptive.split(","):
+                label = backend if args.preemptive == "on" else f"{backend}/preempt-{preemptive}"
+                options = {"strategy": args.strategy, "preemptive": preemptive == "on"}
+                rows = await replay(url, clips, label, options)
+                results[label] = {"summary": summarize(rows), "turns": rows}
         finally:
             await runner.cleanup()
-        results[backend] = {"summary": summarize(rows), "turns": rows}
     return results
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--backends", default="extractive,llama")
     ap.add_argument("--strategy", default="final")
+    ap.add_argument("--search-latency", default="none")
+    ap.add_argument("--kg-latency", default="none")
+    ap.add_argument("--preemptive", default="on", help="on | off | on,off (both, side by side)")
+    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--asr-model", default="base")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "latency.json"))
     args = ap.parse_args()
     t0 = time.time()
     results = asyncio.run(main_async(args))
     backends = list(results)
-    print(f"\n{args.n} spoken questions, piper joe voice, real-time replay, ASR {args.asr_model}, strategy {args.strategy}")
+    print(
+        f"\n{args.n} spoken questions, piper joe voice, real-time replay, ASR {args.asr_model}, "
+        f"strategy {args.strategy}, search latency {args.search_latency}, KG latency {args.kg_latency}"
+    )
     header = f"{'stage (ms)':<46}" + "".join(f"{b + ' P50':>14}{b + ' P90':>14}" for b in backends)
     print(header + "\n" + "-" * len(header))
     for key, label in STAGES:
@@ -124,9 +145,17 @@ def main() -> None:
         )
         print(f"{label:<46}{cells}")
     for b in backends:
-        print(f"{b}: tentative final reused on {results[b]['summary']['tentative_final_reused_share']:.0%} of turns")
+        summary = results[b]["summary"]
+        print(
+            f"{b}: tentative final reused on {summary['tentative_final_reused_share']:.0%} of turns, "
+            f"answer prepared before end of turn on {summary['preempted_share']:.0%}"
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": platform.processor() or platform.machine(), "args": vars(args), "seconds": time.time() - t0}
+    meta = {
+        "machine": platform.processor() or platform.machine(),
+        "args": vars(args),
+        "seconds": time.time() - t0,
+    }
     Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     print(f"wrote {args.out} in {time.time() - t0:.0f}s")
 

@@ -59,7 +59,9 @@ def summarize(rows: list[dict]) -> dict:
         "wasted_per_turn": float(np.mean([r["wasted"] for r in rows])),
         "cancelled_per_turn": float(np.mean([r["cancelled"] for r in rows])),
         "reuse_share": len(reused) / len(rows),
-        "reuse_error_rate": (sum(bool(r["reuse_differs"]) for r in reused) / len(reused)) if reused else 0.0,
+        "reuse_error_rate": (sum(bool(r["reuse_differs"]) for r in reused) / len(reused))
+        if reused
+        else 0.0,
         "accuracy": sum(r["correct"] for r in rows) / len(rows),
     }
 
@@ -79,7 +81,9 @@ async def main_async(args) -> dict:
     url = f"ws://127.0.0.1:{bound_port(runner)}/ws"
     rows: dict[str, list[dict]] = {s: [] for s in args.strategies}
     try:
-        clients = {s: VoiceClient(url, options={"strategy": s, "audit": True}) for s in args.strategies}
+        clients = {
+            s: VoiceClient(url, options={"strategy": s, "audit": True}) for s in args.strategies
+        }
         for c in clients.values():
             await c.__aenter__()
         for q, audio in tqdm(clips, desc="turns", file=sys.stderr):
@@ -94,9 +98,20 @@ async def main_async(args) -> dict:
                         "answer": m["answer"],
                         "correct": contains_gold(m["answer"], q.gold),
                         "client_ms": log.speech_end_to_first_audio_ms,
-                        **{k: m.get(k) for k in ("tool_wait_ms", "calls", "speculative_calls",
-                                                 "cancelled", "wasted", "reuse", "reuse_differs",
-                                                 "first_audio_ms", "asr_final_ms")},
+                        **{
+                            k: m.get(k)
+                            for k in (
+                                "tool_wait_ms",
+                                "calls",
+                                "speculative_calls",
+                                "cancelled",
+                                "wasted",
+                                "reuse",
+                                "reuse_differs",
+                                "first_audio_ms",
+                                "asr_final_ms",
+                            )
+                        },
                     }
                 )
         for c in clients.values():
@@ -107,7 +122,9 @@ async def main_async(args) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--strategies", default=",".join(STRATEGIES))
     ap.add_argument("--search-latency", default="lognormal:median=0.8,p90=2.0")
@@ -137,7 +154,10 @@ def main() -> None:
     ]
     print(f"{'':<44}" + "".join(f"{s:>16}" for s in args.strategies))
     for label, key, fmt in rows:
-        print(f"{label:<44}" + "".join(f"{fmt.format(results[s]['summary'][key]):>16}" for s in args.strategies))
+        print(
+            f"{label:<44}"
+            + "".join(f"{fmt.format(results[s]['summary'][key]):>16}" for s in args.strategies)
+        )
     base = results.get("final", {}).get("summary")
     if base:
         for s in args.strategies:

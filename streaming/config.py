@@ -68,6 +68,9 @@ class Config:
     strategy: str = field(
         default="final", metadata={"help": "final | fixed-interval | triggered"}
     )
+    preemptive_answer: bool = field(
+        default=True, metadata={"help": "prepare the answer at the first pause when evidence is in hand"}
+    )
     # --- answer
     llm_backend: str = field(
         default="extractive",

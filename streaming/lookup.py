@@ -123,6 +123,31 @@ class Lookup:
             self._cancel(min(running, key=lambda c: c.audio_ms), "parallel bound")
         self._fire(action.tool, action.query, action.key, action.audio_ms, speculative=True)
 
+    def peek(self, text: str) -> list[Hit] | None:
+        """Evidence already in hand for ``text`` (completed sufficient calls only), without
+        firing or cancelling anything; None when any needed tool has no such result yet."""
+        text = apply_corrections(text)
+        query = make_query(text)
+        if not query:
+            return None
+        plans = [("search", query, query_key(query))]
+        kg = self.kg_parse(text) if self.kg_parse else None
+        if kg is not None:
+            plans.insert(0, ("kg", text, "|".join(kg)))
+        hits: list[Hit] = []
+        for tool, tool_query, tool_key in plans:
+            if tool not in self.tools:
+                continue
+            done = [c.view() for c in self.calls if c.state == "done"]
+            same = self.same_results if tool == "search" else None
+            view = reflect(tool, tool_query, tool_key, done, same)
+            if view is None:
+                return None
+            call = next(c for c in self.calls if c.id == view.id)
+            assert call.result is not None
+            hits += call.result.hits
+        return _merge(hits)
+
     # --- at end of turn --------------------------------------------------------------------
     async def resolve(self, final_text: str, audio_ms: int) -> LookupOutcome:
         t0 = time.perf_counter()

@@ -18,6 +18,8 @@ import collections
 import logging
 import time
 import uuid
+from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -45,10 +47,17 @@ from .events import (
 from .lookup import Lookup
 from .outbox import Outbox
 from .predictor import apply_corrections
+from .preempt import Preemptor
 from .protocol import ProtocolError, Start, Stop, Text, parse_text_message
 from .toolset import ToolSet
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+async def _replay(items: list[T]) -> AsyncIterator[T]:
+    for item in items:
+        yield item
 
 
 class RateLimiter:
@@ -106,6 +115,7 @@ class Session:
             await self._cancel_turn()
             if self.started:
                 self.transcriber.cancel()
+                self.preemptor.cancel()
                 self.lookup.close()
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
@@ -171,6 +181,9 @@ class Session:
             max_parallel=self.config.max_parallel_calls,
             audit=bool(opts.get("audit", False)),
         )
+        self.preemptor = Preemptor(self.engine, self.lookup)
+        self.preemptive = bool(opts.get("preemptive", self.config.preemptive_answer))
+        self._hypothesis = ""
         self.started = True
         self.emit(
             Ready(
@@ -215,14 +228,19 @@ class Session:
         if event.kind == "speech_start":
             if self._answer_active():
                 self._interrupt(event.audio_ms)
+            self.preemptor.cancel()
             self.lookup.reset()
+            self._hypothesis = ""
             preroll = np.concatenate(list(self.preroll))
             self.transcriber.start_turn(preroll, event.audio_ms - len(preroll) * 1000 // ASR_RATE)
             self.emit(SpeechStart(event.speech_ms))
         elif event.kind == "pause":
             self.transcriber.pause(event.speech_ms)
+            if self.preemptive and self._hypothesis:
+                self.preemptor.start(self._hypothesis)
         elif event.kind == "resume":
             self.transcriber.resume()
+            self.preemptor.cancel()
         elif event.kind == "end_of_turn":
             self.emit(EndOfTurn(event.audio_ms, event.speech_ms))
             marks = {
@@ -234,7 +252,8 @@ class Session:
 
     async def _on_partial(self, partial: Partial) -> None:
         self.emit(PartialTranscript(partial.stable, partial.tail, partial.audio_ms))
-        self.lookup.on_partial(f"{partial.stable} {partial.tail}".strip(), partial.audio_ms)
+        self._hypothesis = f"{partial.stable} {partial.tail}".strip()
+        self.lookup.on_partial(self._hypothesis, partial.audio_ms)
 
     def _on_typed(self, text: str) -> None:
         if not self.started:
@@ -272,13 +291,24 @@ class Session:
         marks["tool_wait_ms"] = outcome.tool_wait_ms
         marks["query"] = outcome.query
         marks.update(outcome.stats)
+        prepared = await self.preemptor.take(question, outcome.hits)
+        marks["preempted"] = prepared is not None
+        sentences = (
+            _replay(prepared.sentences)
+            if prepared
+            else self.engine.answerer.answer(question, outcome.hits)
+        )
         spoken, audio_ms = [], 0
-        async for sentence in self.engine.answerer.answer(question, outcome.hits):
+        async for sentence in sentences:
             marks.setdefault("first_sentence", time.monotonic())
             marks["answer_source"] = sentence.source
-            spoken.append(sentence.text)
             self.outbox.send(AnswerDelta(sentence.text + " ", sentence.source), generation)
-            async for audio in self.engine.tts.stream(sentence.text):
+            if prepared and not spoken and prepared.first_audio:
+                pieces = _replay(prepared.first_audio)
+            else:
+                pieces = self.engine.tts.stream(sentence.text)
+            spoken.append(sentence.text)
+            async for audio in pieces:
                 pcm = float32_to_pcm16(resample(audio, self.engine.tts.rate, self.out_rate))
                 self.outbox.send_audio(pcm, self.out_rate, generation)
                 audio_ms += len(pcm) * 500 // self.out_rate
@@ -319,6 +349,9 @@ class Session:
             "reuse_differs": marks.get("reuse_differs"),
             "strategy": self.strategy,
             "interrupted": marks.get("interrupted", False),
+            "preempted": marks.get("preempted", False),
+            "preempt_started": self.preemptor.started,
+            "preempt_discarded": self.preemptor.discarded,
         }
         if metrics["first_audio_ms"] is not None and metrics["end_of_turn_wait_ms"] is not None:
             metrics["speech_end_to_first_audio_ms"] = round(

@@ -115,3 +115,11 @@ def test_word_error_rate():
 def test_dismissals_need_no_answer():
     assert is_dismissal("Wait, stop please.") and is_dismissal("") and is_dismissal("okay thanks")
     assert not is_dismissal("wait, what is the capital of austria")
+
+
+def test_first_piece_is_short_so_first_audio_comes_sooner():
+    pieces = split_for_speech("Tim Cook has been the CEO of Apple since 2011.")
+    assert pieces == ["Tim Cook has been the CEO", "of Apple since 2011."]
+    assert split_for_speech("The capital of Australia is Canberra.") == [
+        "The capital of Australia is Canberra."
+    ]

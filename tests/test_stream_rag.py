@@ -39,3 +39,28 @@ async def test_mid_sentence_correction_is_not_answered_from_the_stale_result(ser
     by_id = {c["id"]: c for c in log.of("tool_call")}
     for reused in log.of("tool_reused"):
         assert "austria " not in by_id[reused["id"]]["query"] + " ", "reused the stale Austria query"
+
+
+async def test_preemptive_answer_is_committed_when_the_final_matches(engine, speech):
+    """With evidence in hand at the first pause, the answer is prepared before the end of turn."""
+    import dataclasses
+
+    from streaming.server import bound_port, start_server
+
+    quick = dataclasses.replace(
+        engine, config=engine.config.replace(search_latency="none", kg_latency="none")
+    )
+    runner = await start_server(quick, "127.0.0.1", 0)
+    try:
+        url = f"ws://127.0.0.1:{bound_port(runner)}/ws"
+        async with VoiceClient(url, options={"strategy": "triggered"}) as client:
+            log = await client.ask_audio(speech("tell me the capital of australia if you can please"))
+        async with VoiceClient(url, options={"strategy": "triggered", "preemptive": False}) as client:
+            plain = await client.ask_audio(speech("tell me the capital of australia if you can please"))
+    finally:
+        await runner.cleanup()
+    metrics = log.first("turn_metrics")["metrics"]
+    assert metrics["preempted"] is True and metrics["preempt_started"] >= 1
+    assert "canberra" in metrics["answer"].lower()
+    assert plain.first("turn_metrics")["metrics"]["preempted"] is False
+    assert plain.first("turn_metrics")["metrics"]["answer"] == metrics["answer"]

@@ -12,6 +12,20 @@ from .models import ModelWorker, Priority
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
+# words a phrase can start with: a split before them keeps natural prosody
+_PHRASE_START = frozenset(
+    "of in on at since for from with by and but which who that when where while after before "
+    "during because as to than".split()
+)
+
+
+def split_phrase(sentence: str, min_words: int = 3, max_words: int = 8) -> list[str]:
+    """Cut a long unpunctuated sentence once, before a preposition or conjunction."""
+    words = sentence.split()
+    for i in range(min_words, min(max_words, len(words) - 2) + 1):
+        if words[i].lower() in _PHRASE_START:
+            return [" ".join(words[:i]), " ".join(words[i:])]
+    return [sentence]
 
 
 def split_sentences(text: str) -> list[str]:
@@ -42,6 +56,8 @@ def split_for_speech(
                 pieces[-1] = f"{pieces[-1]} {current}"
             else:
                 pieces.append(current)
+    if pieces and len(pieces[0].split()) > first_max_words:
+        pieces[:1] = split_phrase(pieces[0], max_words=first_max_words)
     return pieces
 
 
