@@ -24,12 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     add_config_flags(p)
     p.set_defaults(func=_serve)
 
-    try:
-        from .cli_clients import add_client_commands
+    from .cli_clients import add_client_commands
 
-        add_client_commands(sub)
-    except ImportError:  # clients are optional extras
-        pass
+    add_client_commands(sub)
+    try:
+        from .cli_eval import add_eval_commands
+    except ModuleNotFoundError as exc:  # the evaluation commands are being built
+        if exc.name != "streaming.cli_eval":
+            raise
+    else:
+        add_eval_commands(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(

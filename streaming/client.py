@@ -96,7 +96,11 @@ class VoiceClient:
                 }
             )
         )
-        self.ready = await self.wait_for("ready", timeout=10)
+        try:
+            self.ready = await self.wait_for("ready", timeout=10)
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -266,7 +266,12 @@ class Session:
 
     # --- the turn ------------------------------------------------------------------------
     async def _spoken_turn(self, marks: dict) -> None:
-        text, reused = await self.transcriber.finish()
+        try:
+            text, reused = await self.transcriber.finish()
+        except asyncio.CancelledError:  # barge-in before the final: the turn still reports
+            marks["interrupted"] = True
+            self._send_metrics(marks)
+            raise
         marks["final"] = time.monotonic()
         marks["tentative_final_reused"] = reused
         self.emit(FinalTranscript(text, marks["eot_ms"]))
