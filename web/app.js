@@ -43,7 +43,8 @@ const state = {
   connected: false,
   connection: "connecting",
   sessionId: null,
-  strategy: STRATEGIES.includes(params.get("strategy")) ? params.get("strategy") : "final",
+  // null: use the server's default strategy (announced in `ready`)
+  strategy: STRATEGIES.includes(params.get("strategy")) ? params.get("strategy") : null,
   asrModel: null,
   llmBackend: null,
   outputSampleRate: null,
@@ -402,7 +403,7 @@ function connect() {
         sample_rate: ASR_RATE,
         encoding: "pcm16",
         output_sample_rate: playback.rate,
-        options: { strategy: state.strategy },
+        options: state.strategy ? { strategy: state.strategy } : {},
       }),
     );
     started = true;
@@ -1149,7 +1150,7 @@ window.addEventListener("resize", () => {
 // ---------------------------------------------------------------------------------------------
 // UI wiring
 // ---------------------------------------------------------------------------------------------
-el.strategy.value = state.strategy;
+if (state.strategy) el.strategy.value = state.strategy;
 el.strategy.addEventListener("change", () => {
   state.strategy = el.strategy.value;
   const url = new URL(location.href);
