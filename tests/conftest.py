@@ -3,6 +3,7 @@ port, and spoken questions generated at test time with piper (and espeak-ng wher
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -85,3 +86,21 @@ def espeak(text: str, voice: str = "en-us") -> np.ndarray:
         return decode_file(wav, 16000)
 
 
+
+
+@contextlib.asynccontextmanager
+async def serve_routes(*routes: tuple[str, str, Callable]):
+    """A throwaway local HTTP server for peers we talk to (an LLM endpoint, a search API)."""
+    from aiohttp import web
+
+    app = web.Application()
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()

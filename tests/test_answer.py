@@ -5,6 +5,7 @@ import json
 
 import pytest
 from aiohttp import web
+from conftest import serve_routes
 
 from streaming.answer import IDK, Answerer, is_faithful, unsupported_terms
 from streaming.llm import LlamaCppBackend, OpenAiBackend
@@ -108,19 +109,10 @@ async def test_openai_compatible_endpoint_streams_sse(monkeypatch):
         await resp.write(b"data: [DONE]\n\n")
         return resp
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        monkeypatch.setenv("STREAMRAG_TEST_KEY", "sekret")
-        backend = OpenAiBackend(f"http://127.0.0.1:{port}/v1", "my-model", "STREAMRAG_TEST_KEY")
+    monkeypatch.setenv("STREAMRAG_TEST_KEY", "sekret")
+    async with serve_routes(("POST", "/v1/chat/completions", completions)) as url:
+        backend = OpenAiBackend(f"{url}/v1", "my-model", "STREAMRAG_TEST_KEY")
         out = await collect(Answerer(backend), "what is the capital of austria")
-    finally:
-        await runner.cleanup()
     assert out[0].source == "llm" and out[0].text == "Vienna is the capital of Austria."
     assert (
         seen["model"] == "my-model" and seen["stream"] is True and seen["auth"] == "Bearer sekret"

@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 from aiohttp import web
+from conftest import serve_routes
 
 from tools.corpus import load_documents
 from tools.latency import LatencyProfile
@@ -71,17 +72,10 @@ async def test_searxng_style_json_api():
             }
         )
 
-    app = web.Application()
-    app.router.add_get("/search", search)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    tool = HttpSearchTool(f"http://127.0.0.1:{port}", api="searxng")
-    try:
-        result = await tool("capital of austria")
-    finally:
-        await tool.close()
-        await runner.cleanup()
+    async with serve_routes(("GET", "/search", search)) as url:
+        tool = HttpSearchTool(url, api="searxng")
+        try:
+            result = await tool("capital of austria")
+        finally:
+            await tool.close()
     assert result.hits[0].doc.title == "Vienna" and "capital of Austria" in result.hits[0].snippet
