@@ -66,7 +66,7 @@ class Config:
     seed: int = field(default=0, metadata={"help": "seed of the simulated tool latencies"})
     # --- predictor
     strategy: str = field(
-        default="final", metadata={"help": "final | fixed-interval | triggered"}
+        default="triggered", metadata={"help": "final | fixed-interval | triggered"}
     )
     preemptive_answer: bool = field(
         default=True, metadata={"help": "prepare the answer at the first pause when evidence is in hand"}

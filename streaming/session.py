@@ -134,7 +134,9 @@ class Session:
     # --- client messages -----------------------------------------------------------------
     def _on_text_frame(self, raw: str) -> None:
         if len(raw) > self.config.max_frame_bytes:
-            return self.error("frame_too_large", f"text frame over {self.config.max_frame_bytes} bytes")
+            return self.error(
+                "frame_too_large", f"text frame over {self.config.max_frame_bytes} bytes"
+            )
         try:
             msg = parse_text_message(raw)
         except ProtocolError as exc:
@@ -200,7 +202,9 @@ class Session:
         if not self.started:
             return self.error("not_started", "send a start message before audio", 1.0)
         if len(data) > self.config.max_frame_bytes:
-            return self.error("frame_too_large", f"audio frame over {self.config.max_frame_bytes} bytes")
+            return self.error(
+                "frame_too_large", f"audio frame over {self.config.max_frame_bytes} bytes"
+            )
         if len(data) % 2:
             return self.error("bad_audio", "PCM16 frames need an even number of bytes")
         duration_ms = len(data) / 2 / self.in_rate * 1000
@@ -319,6 +323,13 @@ class Session:
                 audio_ms += len(pcm) * 500 // self.out_rate
         self.outbox.send(AnswerDone(" ".join(spoken), audio_ms), generation)
         await self.outbox.drained()
+        if outcome.audit is not None:
+            try:
+                marks["reuse_differs"] = await asyncio.wait_for(
+                    outcome.audit, self.config.tool_deadline_ms / 1000
+                )
+            except TimeoutError:
+                marks["reuse_differs"] = None
         marks["answer"] = " ".join(spoken)
         self._send_metrics(marks)
 

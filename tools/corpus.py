@@ -85,8 +85,15 @@ def load_documents(path: str | Path | None = None) -> list[Document]:
 
 def _alternatives(row: dict) -> list[str]:
     alt = row.get("alt_ans", row.get("alternative_answers", []))
-    if isinstance(alt, str):
-        alt = [alt] if alt.strip() else []
+    if isinstance(alt, str):  # older files store a list as a string, e.g. "[]" or "['a']"
+        text = alt.strip()
+        if text.startswith("["):
+            try:
+                alt = json.loads(text.replace("'", '"'))
+            except json.JSONDecodeError:
+                alt = [text]
+        else:
+            alt = [text] if text else []
     return [str(a) for a in alt or [] if str(a).strip()]
 
 
@@ -98,7 +105,16 @@ def load_questions(path: str | Path | None = None) -> list[Question]:
         for i, row in enumerate(_lines(file)):
             out.append(
                 Question(
-                    id=str(row.get("interaction_id") or row.get("v4_index") or f"{file.stem}-{i}"),
+                    id=str(
+                        next(
+                            (
+                                row[k]
+                                for k in ("interaction_id", "v4_index")
+                                if row.get(k) is not None
+                            ),
+                            f"{file.stem}-{i}",
+                        )
+                    ),
                     query=row["query"].strip(),
                     answer=str(row.get("answer", "")),
                     alt_answers=_alternatives(row),
