@@ -22,7 +22,8 @@ def contains_gold(answer: str, gold: list[str]) -> bool:
 async def test_spoken_question_streams_partials_then_answers_with_audio(server, speech):
     question = "could you please tell me what the capital city of australia is"
     audio = speech(question)
-    async with VoiceClient(server.ws_url, output_sample_rate=24000) as client:
+    options = {"strategy": "final"}  # the cascaded baseline; speculation is tested elsewhere
+    async with VoiceClient(server.ws_url, output_sample_rate=24000, options=options) as client:
         assert client.ready["output_sample_rate"] == 24000
         log = await client.ask_audio(audio)
 
@@ -35,8 +36,8 @@ async def test_spoken_question_streams_partials_then_answers_with_audio(server, 
     assert word_error_rate(question, final) <= 0.25, final
 
     calls = log.of("tool_call")
-    assert calls and not calls[0]["speculative"] or log.of("tool_reused")
-    assert log.of("tool_result")[0]["results"], "retrieval returned nothing"
+    assert calls and not any(c["speculative"] for c in calls)
+    assert all(r["results"] for r in log.of("tool_result")), "retrieval returned nothing"
 
     answer = log.first("answer_done")["text"]
     assert "canberra" in answer.lower(), answer
