@@ -22,7 +22,9 @@ from .llm import LlmBackend
 
 log = logging.getLogger(__name__)
 IDK = "I don't know."
-_IDK_PATTERNS = re.compile(r"\b(i don'?t know|not sure|cannot answer|can'?t answer|no information)\b", re.I)
+_IDK_PATTERNS = re.compile(
+    r"\b(i don'?t know|not sure|cannot answer|can'?t answer|no information)\b", re.I
+)
 _SENTENCE_END = re.compile(r"([.!?])(\s|$)")
 SYSTEM_PROMPT = (
     "You are a voice assistant. Answer the question in one short sentence, using only the facts "

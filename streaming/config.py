@@ -46,7 +46,9 @@ class Config:
     partial_interval_ms: int = field(default=700, metadata={"help": "audio between partials"})
     final_beam_size: int = field(default=1, metadata={"help": "beam size of the final decode"})
     # --- tools
-    corpus: str = field(default="", metadata={"help": "folder or jsonl of documents (default: bundled)"})
+    corpus: str = field(
+        default="", metadata={"help": "folder or jsonl of documents (default: bundled)"}
+    )
     top_k: int = field(default=3, metadata={"help": "documents passed to the answer"})
     tool_deadline_ms: int = field(default=4000, metadata={"help": "per tool call deadline"})
     search_url: str = field(
@@ -56,37 +58,52 @@ class Config:
     search_api: str = field(default="streamrag", metadata={"help": "streamrag | searxng"})
     search_latency: str = field(
         default="lognormal:median=0.8,p90=2.0",
-        metadata={"help": "latency profile of the in-process search service (none | fixed:S | lognormal:median=S,p90=S)"},
+        metadata={
+            "help": "latency profile of the in-process search service (none | fixed:S | lognormal:median=S,p90=S)"
+        },
     )
     kg: bool = field(default=True, metadata={"help": "use the knowledge-graph tool"})
     kg_latency: str = field(
-        default="lognormal:median=0.3,p90=0.8", metadata={"help": "latency profile of the knowledge graph"}
+        default="lognormal:median=0.3,p90=0.8",
+        metadata={"help": "latency profile of the knowledge graph"},
     )
-    max_parallel_calls: int = field(default=4, metadata={"help": "speculative calls in flight per session"})
+    max_parallel_calls: int = field(
+        default=4, metadata={"help": "speculative calls in flight per session"}
+    )
     seed: int = field(default=0, metadata={"help": "seed of the simulated tool latencies"})
     # --- predictor
     strategy: str = field(
         default="triggered", metadata={"help": "final | fixed-interval | triggered"}
     )
     preemptive_answer: bool = field(
-        default=True, metadata={"help": "prepare the answer at the first pause when evidence is in hand"}
+        default=True,
+        metadata={"help": "prepare the answer at the first pause when evidence is in hand"},
     )
     # --- answer
     llm_backend: str = field(
         default="extractive",
-        metadata={"help": "extractive | llama (SmolLM2 via llama.cpp) | openai (any compatible endpoint)"},
+        metadata={
+            "help": "extractive | llama (SmolLM2 via llama.cpp) | openai (any compatible endpoint)"
+        },
     )
     llm_model_path: str = field(default="", metadata={"help": "GGUF path (default: SmolLM2)"})
     llm_threads: int = field(default=2, metadata={"help": "llama.cpp threads"})
-    openai_base_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible base URL"})
+    openai_base_url: str = field(
+        default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible base URL"}
+    )
     openai_model: str = field(default="default", metadata={"help": "model name for the endpoint"})
-    openai_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "env var holding the key"})
+    openai_api_key_env: str = field(
+        default="OPENAI_API_KEY", metadata={"help": "env var holding the key"}
+    )
     max_answer_tokens: int = field(default=48, metadata={"help": "LLM token budget per answer"})
     min_evidence_score: float = field(
-        default=0.34, metadata={"help": "below this query-evidence overlap the answer is I don't know"}
+        default=0.34,
+        metadata={"help": "below this query-evidence overlap the answer is I don't know"},
     )
     # --- TTS
-    tts_length_scale: float = field(default=1.0, metadata={"help": "piper speaking rate (<1 faster)"})
+    tts_length_scale: float = field(
+        default=1.0, metadata={"help": "piper speaking rate (<1 faster)"}
+    )
     output_sample_rate: int = field(default=16000, metadata={"help": "default answer audio rate"})
     # --- misc
     log_level: str = field(default="INFO", metadata={"help": "logging level"})

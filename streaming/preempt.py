@@ -76,7 +76,9 @@ class Preemptor:
         if task is None or prepared is None:
             return None
         final_key = query_key(make_query(question))
-        same_question = prepared.key == final_key or set(prepared.key.split()) <= set(final_key.split())
+        same_question = prepared.key == final_key or set(prepared.key.split()) <= set(
+            final_key.split()
+        )
         fits = same_question and prepared.evidence == _ids(hits)
         if not fits:
             task.cancel()

@@ -44,7 +44,9 @@ class SessionRegistry:
     async def wait_for_count(self, n: int, timeout: float = 5.0) -> int:
         async with self._changed:
             try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: len(self._open) == n), timeout)
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: len(self._open) == n), timeout
+                )
             except TimeoutError:
                 pass
             return len(self._open)

@@ -86,8 +86,6 @@ def espeak(text: str, voice: str = "en-us") -> np.ndarray:
         return decode_file(wav, 16000)
 
 
-
-
 @contextlib.asynccontextmanager
 async def serve_routes(*routes: tuple[str, str, Callable]):
     """A throwaway local HTTP server for peers we talk to (an LLM endpoint, a search API)."""

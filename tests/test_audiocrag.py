@@ -308,9 +308,9 @@ def _check_build(out, voices, max_wer):
 def test_build_end_to_end(engine, tmp_path):
     """Three bundled questions, piper and espeak-ng, the third (piper) with white noise at 20 dB.
 
-    Measured over 6 runs at max WER 0: the clean piper clip always kept, espeak's "capital of
-    Austria" always heard as "capital and Austria", the noisy clip kept in 2 (piper samples
-    noise, so its clips differ run to run). A lenient second build checks every WAV."""
+    Which clips pass at max WER 0 varies run to run (piper samples noise; CI once heard
+    "Australia" as "Bostriliate"), so the strict build checks the filter's rule on whatever it
+    kept and rejected, and a lenient second build checks every WAV."""
     voices = ["piper", "espeak:en-us"] if audiocrag.shutil.which("espeak-ng") else ["piper"]
     for max_wer in (0.0, 10.0):
         out = tmp_path / str(max_wer)
@@ -318,7 +318,6 @@ def test_build_end_to_end(engine, tmp_path):
                        snr_db=[None, None, 20], tts=engine.tts, asr=engine.asr, progress=False)  # fmt: skip
         assert report.total == 3 and report.kept + report.rejected == 3 and report.failed == 0
         manifest = _check_build(out, voices, max_wer)
-        assert "open-q001" in {r["id"] for r in manifest}, (out / "rejected.jsonl").read_text()
     assert report.kept == 3 and [r["snr_db"] for r in manifest] == [None, None, 20]
 
 

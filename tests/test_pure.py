@@ -83,14 +83,20 @@ def test_protocol_rejects_bad_messages(raw, code):
 
 def test_protocol_accepts_good_messages():
     start = parse_text_message('{"type":"start","sample_rate":48000,"output_sample_rate":24000}')
-    assert isinstance(start, Start) and start.sample_rate == 48000 and start.output_sample_rate == 24000
+    assert (
+        isinstance(start, Start)
+        and start.sample_rate == 48000
+        and start.output_sample_rate == 24000
+    )
     assert parse_text_message('{"type":"text","text":" hi "}') == Text("hi")
     assert isinstance(parse_text_message('{"type":"stop"}'), Stop)
 
 
 def test_text_helpers():
     assert content_words("Um, what's the CEO of Apple's?") == ["ceo", "apple"]
-    assert normalize_query("uh who is the ceo of apple") == normalize_query("Who's the CEO of Apple?")
+    assert normalize_query("uh who is the ceo of apple") == normalize_query(
+        "Who's the CEO of Apple?"
+    )
     assert overlap("capital of australia", "Canberra is the capital of Australia.") == 1.0
     assert overlap("capital of australia", "Vienna is in Austria.") == 0.0
 
@@ -107,7 +113,10 @@ def test_split_for_speech_cuts_long_sentences_at_clauses():
 
 
 def test_word_error_rate():
-    assert word_error_rate("What is the capital of Australia?", "what is the capital of australia") == 0
+    assert (
+        word_error_rate("What is the capital of Australia?", "what is the capital of australia")
+        == 0
+    )
     assert word_error_rate("a b c d", "a x c") == 0.5
     assert word_error_rate("", "") == 0
 

@@ -31,7 +31,7 @@ async def test_final_strategy_only_queries_after_the_turn(server, speech):
 
 
 async def test_mid_sentence_correction_is_not_answered_from_the_stale_result(server, speech):
-    audio = speech("what is the capital of austria, no, of australia")
+    audio = speech("what is the capital of austria, no, i mean australia", length_scale=1.1)
     async with VoiceClient(server.ws_url, options={"strategy": "fixed-interval"}) as client:
         log = await client.ask_audio(audio)
     final = log.first("final")["text"]
@@ -57,9 +57,15 @@ async def test_preemptive_answer_is_committed_when_the_final_matches(engine, spe
     try:
         url = f"ws://127.0.0.1:{bound_port(runner)}/ws"
         async with VoiceClient(url, options={"strategy": "triggered"}) as client:
-            log = await client.ask_audio(speech("tell me the capital of australia if you can please"))
-        async with VoiceClient(url, options={"strategy": "triggered", "preemptive": False}) as client:
-            plain = await client.ask_audio(speech("tell me the capital of australia if you can please"))
+            log = await client.ask_audio(
+                speech("tell me the capital of australia if you can please")
+            )
+        async with VoiceClient(
+            url, options={"strategy": "triggered", "preemptive": False}
+        ) as client:
+            plain = await client.ask_audio(
+                speech("tell me the capital of australia if you can please")
+            )
     finally:
         await runner.cleanup()
     metrics = log.first("turn_metrics")["metrics"]

@@ -63,9 +63,7 @@ async def test_typed_question_shares_the_pipeline(server):
 
 
 async def test_demo_questions_are_mostly_answered_with_the_gold_fact(server, speech):
-    questions = [
-        q for q in load_questions() if q.question_type in ("simple", "simple_w_condition")
-    ]
+    questions = [q for q in load_questions() if q.question_type in ("simple", "simple_w_condition")]
     by_domain: dict[str, list] = {}
     for q in questions:
         by_domain.setdefault(q.domain, []).append(q)

@@ -87,7 +87,9 @@ class LocalSearchTool:
     async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult:
         t0 = time.perf_counter()
         try:
-            hits = await asyncio.wait_for(asyncio.to_thread(self.index.search, query, self.k), deadline_s)
+            hits = await asyncio.wait_for(
+                asyncio.to_thread(self.index.search, query, self.k), deadline_s
+            )
             return SearchResult(query, hits, (time.perf_counter() - t0) * 1000)
         except TimeoutError:
             return SearchResult(query, [], (time.perf_counter() - t0) * 1000, "deadline exceeded")

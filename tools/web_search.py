@@ -46,7 +46,11 @@ async def _search(request: web.Request) -> web.Response:
 
 async def _health(request: web.Request) -> web.Response:
     return web.json_response(
-        {"ok": True, "documents": len(request.app[INDEX].docs), "latency": str(request.app[LATENCY])}
+        {
+            "ok": True,
+            "documents": len(request.app[INDEX].docs),
+            "latency": str(request.app[LATENCY]),
+        }
     )
 
 
@@ -112,7 +116,9 @@ class HttpSearchTool:
             return SearchResult(query, [], (time.perf_counter() - t0) * 1000, "deadline exceeded")
         except (aiohttp.ClientError, ValueError, KeyError) as exc:
             log.warning("search %r failed: %s", query, exc)
-            return SearchResult(query, [], (time.perf_counter() - t0) * 1000, str(exc) or type(exc).__name__)
+            return SearchResult(
+                query, [], (time.perf_counter() - t0) * 1000, str(exc) or type(exc).__name__
+            )
 
     async def _fetch(self, query: str) -> list[Hit]:
         params = {"q": query, "k": str(self.k)}

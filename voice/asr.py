@@ -155,7 +155,12 @@ class StreamingTranscriber:
         self._chunks.append(frame)
         self._samples += frame.size
         due = self._samples - self._last_partial_at >= self.interval
-        if due and not self._paused and self._partial_task is None and self._samples >= MIN_DECODE_SAMPLES:
+        if (
+            due
+            and not self._paused
+            and self._partial_task is None
+            and self._samples >= MIN_DECODE_SAMPLES
+        ):
             self._last_partial_at = self._samples
             job = asyncio.create_task(self.asr.decode(self._snapshot(), Priority.PARTIAL_ASR))
             self._partial_job = (self._samples, job)
@@ -191,7 +196,9 @@ class StreamingTranscriber:
         if self._partial_task is not None:
             self._partial_task.cancel()
             self._partial_task = None
-        if self._partial_job is not None and (tentative is None or tentative[1] is not self._partial_job[1]):
+        if self._partial_job is not None and (
+            tentative is None or tentative[1] is not self._partial_job[1]
+        ):
             self._partial_job[1].cancel()
         self._partial_job = None
         if tentative is not None:
