@@ -52,11 +52,6 @@ def ranked_sentences(question: str, hits: list[Hit]) -> list[str]:
     return [s for _, s in scored]
 
 
-def best_evidence_sentence(question: str, hits: list[Hit]) -> str:
-    ranked = ranked_sentences(question, hits)
-    return ranked[0] if ranked else ""
-
-
 def unsupported_terms(sentence: str, evidence: str) -> list[str]:
     """Numbers and capitalised names in ``sentence`` that do not occur in ``evidence``."""
     known = set(tokens(evidence))

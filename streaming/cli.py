@@ -18,17 +18,19 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _search_server(args: argparse.Namespace) -> int:
     """Serve the document search API (BM25 over the corpus) with a latency profile."""
-    import asyncio
+    from aiohttp import web
 
     from tools.corpus import load_documents
     from tools.latency import LatencyProfile
     from tools.search import Bm25Index
     from tools.web_search import start_search_service
 
+    from .server import run_until_interrupted
+
     index = Bm25Index(load_documents(args.corpus or None))
     profile = LatencyProfile.parse(args.latency)
 
-    async def run() -> None:
+    async def start() -> web.AppRunner:
         runner, url = await start_search_service(index, profile, args.host, args.port, args.seed)
         logging.getLogger("streamrag").info(
             "search service at %s/search?q=... (%d documents, latency %s)",
@@ -36,15 +38,9 @@ def _search_server(args: argparse.Namespace) -> int:
             len(index.docs),
             profile,
         )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
+        return runner
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
+    run_until_interrupted(start)
     return 0
 
 

@@ -27,7 +27,6 @@ class Outbox:
         self._queue: asyncio.Queue[tuple[int | None, Any]] = asyncio.Queue(max_items)
         self._playback_end = 0.0  # monotonic time when audio sent so far finishes playing
         self.first_audio_at: float | None = None  # wall time the current answer's first audio left
-        self.audio_sent_ms = 0
         self.closed = False
 
     # --- producers ----------------------------------------------------------------------
@@ -62,7 +61,6 @@ class Outbox:
     def new_answer(self) -> int:
         self.generation += 1
         self.first_audio_at = None
-        self.audio_sent_ms = 0
         return self.generation
 
     @property
@@ -99,6 +97,4 @@ class Outbox:
         await self.ws.send_bytes(chunk)
         if self.first_audio_at is None:
             self.first_audio_at = time.monotonic()
-        duration = len(chunk) / 2 / rate
-        self._playback_end = max(self._playback_end, now) + duration
-        self.audio_sent_ms += int(duration * 1000)
+        self._playback_end = max(self._playback_end, now) + len(chunk) / 2 / rate

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +38,6 @@ class Prepared:
     evidence: tuple[str, ...]
     sentences: list[AnswerSentence] = field(default_factory=list)
     first_audio: list[np.ndarray] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
 
 
 class Preemptor:
@@ -48,7 +46,7 @@ class Preemptor:
         self.lookup = lookup
         self._task: asyncio.Task | None = None
         self._prepared: Prepared | None = None
-        self.started = self.committed = self.discarded = 0
+        self.started = self.discarded = 0
 
     def start(self, text: str) -> bool:
         """Prepare an answer for ``text`` if a sufficient result is already in hand."""
@@ -94,7 +92,6 @@ class Preemptor:
         except Exception:
             log.exception("preemptive answer failed")
             return None
-        self.committed += 1
         return prepared
 
     async def _prepare(self, prepared: Prepared, question: str, hits: list[Hit]) -> None:

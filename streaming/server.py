@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -140,13 +141,11 @@ def bound_port(runner: web.AppRunner) -> int:
     raise RuntimeError("server is not listening")
 
 
-def serve(config: Config) -> None:
-    engine = Engine.load(config)
-    engine.warm_up()
+def run_until_interrupted(start: Callable[[], Awaitable[web.AppRunner]]) -> None:
+    """Start a server in a new event loop and keep it up until Ctrl-C, then clean it up."""
 
     async def main() -> None:
-        runner = await start_server(engine, config.host, config.port)
-        log.info("streamrag listening on http://%s:%d", config.host, bound_port(runner))
+        runner = await start()
         try:
             await asyncio.Event().wait()
         finally:
@@ -156,3 +155,15 @@ def serve(config: Config) -> None:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+
+
+def serve(config: Config) -> None:
+    engine = Engine.load(config)
+    engine.warm_up()
+
+    async def start() -> web.AppRunner:
+        runner = await start_server(engine, config.host, config.port)
+        log.info("streamrag listening on http://%s:%d", config.host, bound_port(runner))
+        return runner
+
+    run_until_interrupted(start)

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from streaming.predictor import make_query, query_key
 from streaming.protocol import ProtocolError, Start, Stop, Text, parse_text_message
-from tools.text import content_words, is_dismissal, normalize_query, overlap
+from tools.text import content_words, is_dismissal, overlap
 from voice.local_agreement import LocalAgreement
 from voice.tts import split_for_speech
 from voice.vad import FRAME_MS, TurnDetector
@@ -94,8 +95,8 @@ def test_protocol_accepts_good_messages():
 
 def test_text_helpers():
     assert content_words("Um, what's the CEO of Apple's?") == ["ceo", "apple"]
-    assert normalize_query("uh who is the ceo of apple") == normalize_query(
-        "Who's the CEO of Apple?"
+    assert query_key(make_query("uh who is the ceo of apple")) == query_key(
+        make_query("Who's the CEO of Apple?")
     )
     assert overlap("capital of australia", "Canberra is the capital of Australia.") == 1.0
     assert overlap("capital of australia", "Vienna is in Austria.") == 0.0

@@ -55,14 +55,6 @@ def overlap(query: str, text: str) -> float:
     return len(q & set(content_words(text))) / len(q)
 
 
-def normalize_query(text: str) -> str:
-    """Canonical form used as a cache key: content words, in order, deduplicated."""
-    seen: dict[str, None] = {}
-    for w in content_words(text):
-        seen.setdefault(w, None)
-    return " ".join(seen)
-
-
 DISMISSALS = frozenset(
     "stop wait hold cancel never mind nevermind quiet shut enough thank thanks okay ok fine "
     "great cool alright right yes yeah no nope sorry hello hi hey bye goodbye pause".split()

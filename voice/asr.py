@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -111,7 +110,6 @@ class Partial:
     stable: str
     tail: str
     audio_ms: int  # turn audio covered by this hypothesis (ms since stream start)
-    decode_ms: float
 
 
 class StreamingTranscriber:
@@ -232,7 +230,6 @@ class StreamingTranscriber:
 
     async def _partial(self, job: asyncio.Task, samples: int) -> None:
         try:
-            t0 = time.perf_counter()
             text = await asyncio.shield(job)
             if not self.active:
                 return
@@ -242,7 +239,6 @@ class StreamingTranscriber:
                     " ".join(stable),
                     " ".join(tail),
                     self._start_ms + samples * 1000 // RATE,
-                    (time.perf_counter() - t0) * 1000,
                 )
             )
         except asyncio.CancelledError:

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from tools.text import split_sentences
+
 from .models import ModelWorker, Priority
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
 # words a phrase can start with: a split before them keeps natural prosody
 _PHRASE_START = frozenset(
@@ -26,10 +27,6 @@ def split_phrase(sentence: str, min_words: int = 3, max_words: int = 8) -> list[
         if words[i].lower() in _PHRASE_START:
             return [" ".join(words[:i]), " ".join(words[i:])]
     return [sentence]
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
 
 
 def split_for_speech(
