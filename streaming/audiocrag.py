@@ -315,7 +315,13 @@ class BuildReport:
         return self.kept / done if done else 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "kept_share": round(self.kept_share, 4)}
+        """``kept_share`` is per clip tried; ``questions_kept_share`` per question."""
+        questions_kept = self.kept / self.total if self.total else 0.0
+        return {
+            **asdict(self),
+            "kept_share": round(self.kept_share, 4),
+            "questions_kept_share": round(questions_kept, 4),
+        }
 
 
 def spoken_wer(reference: str, hypothesis: str) -> float:
@@ -347,6 +353,7 @@ def build(
     trail_s: float = 1.0,
     asr_model: str = "base",
     asr_threads: int = 2,
+    attempts: int = 1,
     tts: Any = None,
     asr: Any = None,
     progress: bool = True,
@@ -354,6 +361,8 @@ def build(
     """Synthesize, pad, add noise, transcribe and filter one clip per question.
 
     Voices and SNRs are assigned round-robin (``snr_db`` may be a list; None entries are clean).
+    A clip over ``max_wer`` is tried again with the next voice, up to ``attempts`` voices in all;
+    every attempt over the limit is written to ``rejected.jsonl``.
     ``tts``/``asr`` may be already loaded PiperTts/WhisperAsr objects; otherwise they are loaded.
     """
     t0 = time.perf_counter()
@@ -379,7 +388,7 @@ def build(
     report.settings = {
         "questions": str(questions_path) if isinstance(questions_path, str | Path) else "<list>",
         "voices": [v.name for v in voice_list], "max_wer": max_wer, "snr_db": snrs,
-        "noise": noise, "seed": seed, "lead_s": lead_s, "trail_s": trail_s,
+        "noise": noise, "seed": seed, "lead_s": lead_s, "trail_s": trail_s, "attempts": attempts,
         "asr_model": getattr(asr, "name", asr_model),
     }  # fmt: skip
     stats = {v.name: {"total": 0, "kept": 0} for v in voice_list}
@@ -390,32 +399,34 @@ def build(
     ):
         bar = tqdm(questions, desc="audiocrag", unit="clip", disable=not progress)
         for i, q in enumerate(bar):
-            voice, snr = voice_list[i % len(voice_list)], snrs[i % len(snrs)]
-            try:
-                speech = synthesize(voice, q.query, tts)
-            except Exception as exc:
-                log.warning("%s: %s failed: %s", q.id, voice.name, exc)
-                report.failed += 1
-                continue
-            rng = np.random.default_rng([seed, i])
-            clip = make_clip(speech, lead_s, trail_s, snr, noise, rng)
-            asr_text = asr.transcribe(clip)
-            wer = spoken_wer(q.query, asr_text)
-            wers.append(wer)
-            stats[voice.name]["total"] += 1
-            row = {
-                "id": q.id, "audio": f"audio/{_file_id(q.id)}.wav", "text": q.query,
-                "answer": q.answer, "alt_answers": q.alt_answers, "domain": q.domain,
-                "question_type": q.question_type, "voice": voice.name, "snr_db": snr,
-                "asr_text": asr_text, "wer": round(wer, 4),
-                "duration_s": round(clip.size / RATE, 3), "has_evidence": has_evidence(q),
-            }  # fmt: skip
-            if wer <= max_wer + 1e-9:
-                write_wav(out / row["audio"], clip, RATE)
-                manifest.write(json.dumps(row) + "\n")
-                stats[voice.name]["kept"] += 1
-                report.kept += 1
-            else:
+            snr = snrs[i % len(snrs)]
+            for attempt in range(max(1, min(attempts, len(voice_list)))):
+                voice = voice_list[(i + attempt) % len(voice_list)]
+                try:
+                    speech = synthesize(voice, q.query, tts)
+                except Exception as exc:
+                    log.warning("%s: %s failed: %s", q.id, voice.name, exc)
+                    report.failed += 1
+                    break
+                rng = np.random.default_rng([seed, i])
+                clip = make_clip(speech, lead_s, trail_s, snr, noise, rng)
+                asr_text = asr.transcribe(clip)
+                wer = spoken_wer(q.query, asr_text)
+                wers.append(wer)
+                stats[voice.name]["total"] += 1
+                row = {
+                    "id": q.id, "audio": f"audio/{_file_id(q.id)}.wav", "text": q.query,
+                    "answer": q.answer, "alt_answers": q.alt_answers, "domain": q.domain,
+                    "question_type": q.question_type, "voice": voice.name, "snr_db": snr,
+                    "asr_text": asr_text, "wer": round(wer, 4), "attempt": attempt + 1,
+                    "duration_s": round(clip.size / RATE, 3), "has_evidence": has_evidence(q),
+                }  # fmt: skip
+                if wer <= max_wer + 1e-9:
+                    write_wav(out / row["audio"], clip, RATE)
+                    manifest.write(json.dumps(row) + "\n")
+                    stats[voice.name]["kept"] += 1
+                    report.kept += 1
+                    break
                 rejected.write(json.dumps(row) + "\n")
                 report.rejected += 1
             bar.set_postfix(kept=report.kept, rejected=report.rejected)

@@ -1,4 +1,4 @@
-"""``streamrag audiocrag build``: the evaluation commands.
+"""``streamrag audiocrag build`` and ``streamrag eval``: the evaluation commands.
 
 Exit codes: 0 done, 1 a file or data problem (one line on stderr, no traceback), 2 usage.
 """
@@ -51,6 +51,7 @@ def _build(args: argparse.Namespace) -> int:
             trail_s=args.trail_s,
             asr_model=args.asr_model,
             asr_threads=args.asr_threads,
+            attempts=args.attempts,
             progress=not args.no_progress,
         )
     except (ValueError, KeyError, OSError) as exc:
@@ -61,9 +62,83 @@ def _build(args: argparse.Namespace) -> int:
     return 0 if report.kept or not report.total else 1
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluate import STRATEGIES, load_manifest
+
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown or not strategies:
+        return _fail(f"--strategies must be some of {','.join(STRATEGIES)}: {args.strategies!r}", 2)
+    if bool(args.judge_url) != bool(args.judge_model):
+        return _fail("--judge-url and --judge-model go together", 2)
+    try:
+        clips = load_manifest(args.manifest, args.limit)
+    except (OSError, ValueError) as exc:
+        return _fail(str(exc))
+    if not clips:
+        return _fail(f"no clips in {args.manifest}")
+    missing = [c.audio for c in clips if not c.audio.exists()]
+    if missing:
+        return _fail(f"{len(missing)} audio files are missing, e.g. {missing[0]}")
+    manifest = Path(args.manifest)
+    out = (
+        Path(args.out)
+        if args.out
+        else (manifest if manifest.is_dir() else manifest.parent) / "eval"
+    )
+    return _run_eval(args, clips, strategies, out)
+
+
+def _run_eval(args: argparse.Namespace, clips: list, strategies: list[str], out: Path) -> int:
+    import asyncio
+    import time
+
+    from .eval_report import headline, to_markdown, write_report
+    from .eval_score import disagreements, judge_records, summarize
+    from .judge import LlmJudge
+
+    out.mkdir(parents=True, exist_ok=True)
+    started, t0 = time.strftime("%Y-%m-%d %H:%M"), time.perf_counter()
+    with open(out / "events.jsonl", "w", encoding="utf-8") as events:
+        records, server = asyncio.run(_replay_all(args, clips, strategies, events))
+    llm = LlmJudge(args.judge_url, args.judge_model) if args.judge_url else None
+    rows = asyncio.run(judge_records(records, llm))
+    summary = summarize(rows, strategies)
+    meta = {
+        "title": args.title or f"streamrag evaluation: {Path(args.manifest).name}",
+        "manifest": str(args.manifest), "clips": len(clips), "strategies": strategies,
+        "concurrency": args.concurrency, "judge": f"llm {args.judge_model}" if llm else "rule",
+        "server": server, "started": started, "elapsed_s": round(time.perf_counter() - t0),
+    }  # fmt: skip
+    paths = write_report(out, rows, summary, disagreements(rows, strategies), strategies, meta)
+    print(to_markdown([headline(summary, strategies)]))
+    print(f"wrote {paths['md']}, {paths['html']}, {paths['results']} and {out / 'events.jsonl'}")
+    return 0 if any(r.error is None for r in records) else 1
+
+
+async def _replay_all(
+    args: argparse.Namespace, clips: list, strategies: list[str], events: Any
+) -> tuple[list, dict[str, Any]]:
+    """Replay through ``--url`` or a server started here; each turn is saved when it is done."""
+    from .config import config_from_args
+    from .evaluate import local_server, run_eval
+
+    def save(record: Any) -> None:
+        events.write(json.dumps(record.as_dict()) + "\n")
+        events.flush()
+
+    kwargs = dict(strategies=strategies, concurrency=args.concurrency, timeout_s=args.timeout,
+                  progress=not args.no_progress, on_record=save)  # fmt: skip
+    if args.url:
+        return await run_eval(args.url, clips, **kwargs), {"url": args.url}
+    async with local_server(config_from_args(args)) as (url, server):
+        return await run_eval(url, clips, **kwargs), server
+
+
 def add_eval_commands(subparsers: Any) -> None:
-    """Register ``audiocrag`` (with ``build``) on the ``streamrag`` subparsers."""
+    """Register ``audiocrag`` (with ``build``) and ``eval`` on the ``streamrag`` subparsers."""
     from .audiocrag import DEFAULT_VOICES
+    from .config import add_config_flags
 
     p = subparsers.add_parser("audiocrag", help="spoken CRAG question sets (AudioCRAG-style)")
     sub = p.add_subparsers(dest="audiocrag_command", required=True)
@@ -78,6 +153,8 @@ def add_eval_commands(subparsers: Any) -> None:
     b.add_argument("--voices", default=",".join(DEFAULT_VOICES),
                    help="comma-separated, round-robin (default: %(default)s)")  # fmt: skip
     b.add_argument("--max-wer", type=float, default=0.0, help="keep clips with WER <= this")
+    b.add_argument("--attempts", type=int, default=1,
+                   help="voices to try per question before rejecting it (default: %(default)s)")  # fmt: skip
     b.add_argument("--snr-db", default=None, help="noise SNR in dB, e.g. 20 or none,20,10")
     b.add_argument("--noise", choices=("white", "pink"), default="white")
     b.add_argument("--seed", type=int, default=0)
@@ -87,3 +164,27 @@ def add_eval_commands(subparsers: Any) -> None:
     b.add_argument("--asr-threads", type=int, default=2)
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
+
+    e = subparsers.add_parser(
+        "eval",
+        help="replay a spoken question set through the strategies, score it, write a report",
+        description="Replays every clip of MANIFEST at real time through each strategy (a fresh "
+        "session per clip and strategy), judges the answers the CRAG way and writes "
+        "OUT/report.md, OUT/report.html (with plots), OUT/results.json and OUT/events.jsonl. "
+        "Starts its own server with the config flags below unless --url is given.",
+    )
+    e.add_argument(
+        "manifest", help="manifest.jsonl from `streamrag audiocrag build` (or its folder)"
+    )
+    e.add_argument("--strategies", default="final,fixed-interval,triggered")
+    e.add_argument("--url", default="", help="a running server's ws://.../ws (default: start one)")
+    e.add_argument("--out", default="", help="report folder (default: <manifest folder>/eval)")
+    e.add_argument("--limit", type=int, default=None, help="first N clips only")
+    e.add_argument("--concurrency", type=int, default=1, help="sessions at once (default 1)")
+    e.add_argument("--timeout", type=float, default=90.0, help="seconds per turn before giving up")
+    e.add_argument("--judge-url", default="", help="OpenAI-compatible base URL for an LLM judge")
+    e.add_argument("--judge-model", default="", help="model name for the LLM judge")
+    e.add_argument("--title", default="", help="report title")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_flags(e)
+    e.set_defaults(func=_eval)

@@ -14,8 +14,8 @@ The rule judge, in order (the first rule that applies decides):
    drops punctuation, articles and thousands separators, and writes "one".."twenty" as digits.
 5. Yes/no gold: correct when the prediction's first word is that yes/no.
 6. Gold that is a number (with an optional unit or scale word): the prediction's first number
-   (skipping years unless the gold is one) decides: within 2 % relative is correct, except that
-   years (1000-2100) and integers below 10 must be exact.
+   (its first year when the gold is a year; skipping years when it is not) decides: within 2 %
+   relative is correct, except that years (1000-2100) and integers below 10 must be exact.
 7. Any other gold contained in the prediction as whole words: correct.
 8. Everything else is hallucinated. Long free-text golds rarely pass rules 4-7: use the LLM judge.
 
@@ -144,7 +144,9 @@ def judge(
     targets = [_numbers(ng)[0] for _, ng in norm_golds if _is_numeric(ng)]
     pred_nums = _numbers(npred)
     if targets and pred_nums:  # the prediction's first number decides (years skipped unless wanted)
-        if not any(_is_year(t) for t in targets):
+        if all(_is_year(t) for t in targets):  # "founded on April 4, 1975": the year decides
+            pred_nums = [x for x in pred_nums if _is_year(x)] or pred_nums
+        elif not any(_is_year(t) for t in targets):
             pred_nums = [x for x in pred_nums if not _is_year(x)] or pred_nums
         for target in targets:
             if _numbers_match(target, pred_nums[0], rel_tol):

@@ -28,6 +28,8 @@ class Outbox:
         self._playback_end = 0.0  # monotonic time when audio sent so far finishes playing
         self.first_audio_at: float | None = None  # wall time the current answer's first audio left
         self.closed = False
+        # False for clients that buffer (evaluation, files): audio goes out as fast as it is made.
+        self.pace = True
 
     # --- producers ----------------------------------------------------------------------
     def send(self, event: Event, generation: int | None = None) -> None:
@@ -89,7 +91,7 @@ class Outbox:
     async def _send_audio_chunk(self, chunk: bytes, rate: int, gen: int | None) -> None:
         now = time.monotonic()
         ahead = self._playback_end - now
-        if ahead > AUDIO_LEAD_MS / 1000:
+        if self.pace and ahead > AUDIO_LEAD_MS / 1000:
             await asyncio.sleep(ahead - AUDIO_LEAD_MS / 1000)  # pace to real time
             if gen != self.generation:
                 return

@@ -185,6 +185,7 @@ class Session:
         )
         self.preemptor = Preemptor(self.engine, self.lookup)
         self.preemptive = bool(opts.get("preemptive", self.config.preemptive_answer))
+        self.outbox.pace = bool(opts.get("pace_audio", True))
         self._hypothesis = ""
         self.started = True
         self.emit(

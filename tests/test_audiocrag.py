@@ -169,6 +169,8 @@ def test_per_question_evidence_finds_the_gold(caplog):
         ("The highway is 3,650 feet long.", ["3,696 feet"], None, "correct"),  # 1.2 % off
         ("The highway is 3,500 feet long.", ["3,696 feet"], None, "hallucinated"),  # 5.3 % off
         ("It was founded in 1976.", ["1975"], None, "hallucinated"),  # years are exact
+        ("Founded on April 4, 1975 by Gates.", ["1975"], None, "correct"),  # the year decides
+        ("Founded on April 4, 1976.", ["1975"], None, "hallucinated"),
         ("Since 1903 the Yankees have won 27 titles.", ["27"], None, "correct"),
         ("Brady has 7 rings, 2 more than anyone.", ["2"], None, "hallucinated"),  # first number
         ("about 2.03 billion dollars", ["$2 billion"], None, "correct"),
@@ -346,6 +348,13 @@ def test_wer_filter_threshold(engine, tmp_path):
     assert (
         loose.kept == 2 and len((tmp_path / "b" / "manifest.jsonl").read_text().splitlines()) == 2
     )
+    # a rejected clip is tried again with the next voice, up to `attempts` voices
+    retry = build(qs, tmp_path / "c", voices=["piper", "piper-slow"], attempts=2, tts=engine.tts,
+                  asr=ScriptedAsr([*heard, "who wrote hamlet"]), progress=False)  # fmt: skip
+    rows = [json.loads(line) for line in (tmp_path / "c" / "manifest.jsonl").open()]
+    assert (retry.kept, retry.rejected) == (2, 1)
+    assert [(r["voice"], r["attempt"]) for r in rows] == [("piper", 1), ("piper", 2)]
+    assert retry.as_dict()["questions_kept_share"] == 1.0
 
 
 def test_cli_errors(tmp_path, capsys):

@@ -1,0 +1,143 @@
+"""``streamrag eval``: build -> replay through strategies -> score -> report, end to end on real
+models and the real websocket; the scoring and the error paths on their own."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from streaming.audiocrag import build
+from streaming.cli import main
+from streaming.eval_report import write_report
+from streaming.eval_score import disagreements, judge_records, summarize
+from streaming.evaluate import load_manifest, run_eval
+from streaming.judge import judge
+from tools.corpus import Question
+from voice.audio import write_wav
+
+
+@pytest.mark.slow
+async def test_build_then_eval_end_to_end(engine, server, tmp_path):
+    qs = [Question("cap", "what is the capital of australia", "Canberra", domain="open",
+                   question_type="simple"),
+          Question("ham", "who wrote the play hamlet", "William Shakespeare", domain="open",
+                   question_type="simple")]  # fmt: skip
+    report = build(qs, tmp_path / "set", voices=["piper"], max_wer=10.0, tts=engine.tts,
+                   asr=engine.asr, progress=False)  # fmt: skip
+    assert report.kept == 2
+    manifest = tmp_path / "set" / "manifest.jsonl"
+    with manifest.open("a") as f:  # a clip whose audio is garbage: recorded as an error, no crash
+        (tmp_path / "set" / "audio" / "bad.wav").write_bytes(b"RIFF not really a wav")
+        f.write(json.dumps({"id": "bad", "audio": "audio/bad.wav", "text": "what is this",
+                            "answer": "nothing"}) + "\n")  # fmt: skip
+    clips = load_manifest(manifest)
+    assert [c.id for c in clips] == ["cap", "ham", "bad"] and clips[0].gold == ("Canberra",)
+
+    seen = []
+    strategies = ["final", "triggered"]
+    records = await run_eval(server.ws_url, clips, strategies, progress=False,
+                             on_record=seen.append)  # fmt: skip
+    assert len(seen) == 6
+    assert [(r.id, r.strategy) for r in records] == [
+        (c, s) for c in ("cap", "ham", "bad") for s in strategies
+    ]
+    for r in records[:4]:
+        assert r.error is None, r.error
+        assert r.metrics["strategy"] == r.strategy and r.answer and r.answer_audio_ms > 500
+        kinds = [e["type"] for e in r.events]
+        assert kinds.index("end_of_turn") < kinds.index("final") < kinds.index("turn_metrics")
+        assert r.client_first_audio_ms is not None and r.client_first_audio_ms > 0
+        # unpaced audio: the turn ends long before its answer audio could have played out
+        end = next(e["t_ms"] for e in r.events if e["type"] == "turn_metrics")
+        first_audio = next(e["t_ms"] for e in r.events if e["type"] == "answer_delta")
+        assert end - first_audio < r.answer_audio_ms
+    for r in records[:4]:  # (piper samples its noise: "Australia" is sometimes misheard)
+        assert r.transcript == next(e["text"] for e in r.events if e["type"] == "final")
+        assert "capital of" in r.transcript.lower() or "hamlet" in r.transcript.lower()
+    assert all(r.error and r.error.startswith("audio:") for r in records[4:])
+
+    rows = await judge_records(records)
+    for row, r in zip(rows[:4], records[:4], strict=True):
+        assert row["outcome"] == judge(r.answer, r.gold, r.question_type).outcome
+    assert rows[4]["outcome"] == "missing" and rows[4]["wer"] is None
+    summary = summarize(rows, strategies)
+    for s in strategies:
+        assert summary[s]["turns"] == 3 and summary[s]["errors"] == 1
+        assert summary[s]["latency"]["client_first_audio_ms"]["n"] == 2
+        assert summary[s]["asr_wer"] < 0.5 and set(summary[s]["by_type"]) == {"simple", "unknown"}
+    paths = write_report(tmp_path / "report", rows, summary, disagreements(rows, strategies),
+                         strategies, {"title": "test run", "clips": 3})  # fmt: skip
+    md = paths["md"].read_text()
+    assert "## Headline" in md and "latency_cdf.png" in md and "## By question type" in md
+    for png in ("latency_cdf.png", "stages.png", "accuracy_by_type.png"):
+        assert (tmp_path / "report" / png).read_bytes()[:4] == b"\x89PNG"
+    html = paths["html"].read_text()
+    assert html.count("data:image/png;base64,") == 3 and "<table>" in html
+    results = json.loads(paths["results"].read_text())
+    assert len(results["turns"]) == 6 and set(results["summary"]) == set(strategies)
+
+
+def _row(strategy, qid, outcome, wait, reuse="fresh", differs=None, **kw):
+    return {
+        "id": qid, "strategy": strategy, "question": f"q {qid}", "gold": ["g"], "domain": "d",
+        "question_type": "simple", "transcript": f"q {qid}", "answer": f"a {outcome}",
+        "outcome": outcome, "reason": "", "error": None, "wer": 0.0, "tool_wait_ms": wait,
+        "calls": 2, "speculative_calls": 1, "cancelled": 0, "wasted": 1, "reuse": reuse,
+        "reuse_differs": differs, "preempted": False, "client_first_audio_ms": 1000 + wait,
+        **kw,
+    }  # fmt: skip
+
+
+def test_summary_and_disagreements():
+    rows = [
+        _row("final", "1", "correct", 800.0),
+        _row("final", "2", "missing", 900.0),
+        _row("triggered", "1", "correct", 0.0, reuse="c1", differs=False),
+        _row("triggered", "2", "hallucinated", 5.0, reuse="c2", differs=True),
+    ]
+    summary = summarize(rows, ["final", "triggered"])
+    f, t = summary["final"], summary["triggered"]
+    assert (f["accuracy"], f["missing"], f["score"]) == (0.5, 0.5, 0.5)
+    assert (t["accuracy"], t["hallucination"], t["score"]) == (0.5, 0.5, 0.0)
+    assert f["zero_wait_share"] == 0.0 and t["zero_wait_share"] == 1.0
+    assert f["reuse_share"] == 0.0 and f["reuse_error_rate"] is None
+    assert t["reuse_share"] == 1.0 and t["reuse_error_rate"] == 0.5 and t["reuse_audited"] == 2
+    assert f["latency"]["tool_wait_ms"]["p50"] == 850.0
+    assert f["latency"]["client_first_audio_ms"]["p90"] == pytest.approx(1890.0)
+    assert t["by_domain"]["d"]["n"] == 2 and f["calls_per_turn"] == 2
+    disagreed = disagreements(rows, ["final", "triggered"])
+    assert [d["id"] for d in disagreed] == ["2"]
+    assert disagreed[0]["outcomes"] == {"final": "missing", "triggered": "hallucinated"}
+
+
+def test_eval_cli_errors(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "nope.jsonl")]) == 1
+    assert "No such file" in capsys.readouterr().err
+    bad = tmp_path / "manifest.jsonl"
+    bad.write_text('{"id": "x"}\n')
+    assert main(["eval", str(bad)]) == 1
+    assert "manifest.jsonl:1: not a manifest row" in capsys.readouterr().err
+    bad.write_text('{"id": "x", "audio": "gone.wav", "text": "hi", "answer": "a"}\n')
+    assert main(["eval", str(bad), "--url", "ws://127.0.0.1:9/ws"]) == 1
+    assert "1 audio files are missing" in capsys.readouterr().err
+    assert main(["eval", str(bad), "--strategies", "final,psychic"]) == 2
+
+
+def test_eval_unreachable_server_still_reports(tmp_path, capsys):
+    """Every session fails to open: each turn is recorded as an error and a report is written."""
+    write_wav(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    (tmp_path / "manifest.jsonl").write_text(
+        json.dumps({"id": "a", "audio": "a.wav", "text": "hello there", "answer": "x"}) + "\n"
+    )
+    out = tmp_path / "out"
+    code = main(["eval", str(tmp_path), "--url", "ws://127.0.0.1:9/ws", "--out", str(out),
+                 "--no-progress"])  # fmt: skip
+    assert code == 1
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["turns"]) == 3 and all(t["error"] for t in results["turns"])
+    assert all(t["outcome"] == "missing" for t in results["turns"])
+    events = [json.loads(line) for line in (out / "events.jsonl").open()]
+    assert len(events) == 3 and all(e["error"].startswith("session:") for e in events)
+    assert (out / "report.html").exists()
