@@ -15,9 +15,6 @@ from streaming import audiocrag
 from streaming.audiocrag import (
     RATE,
     build,
-    chunk_text,
-    evidence_index,
-    html_to_text,
     load_crag,
     make_clip,
     make_noise,
@@ -28,6 +25,7 @@ from streaming.audiocrag import (
 from streaming.cli import main
 from streaming.judge import LlmJudge, Verdict, breakdown, judge, score
 from tools.corpus import DATA_DIR, Question, load_questions
+from tools.evidence import chunk_text, evidence_index, html_to_text
 
 DEV = CRAG_DIR / "dev_data.jsonl.bz2"
 SPLIT0 = CRAG_DIR / "crag_v4_questions_split0.jsonl"
