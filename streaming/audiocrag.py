@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tools.corpus import Question, _files, _lines
-from tools.evidence import has_evidence
+from tools.evidence import evidence_documents, has_evidence
 from voice.audio import decode_file, resample, write_wav
 from voice.wer import word_error_rate
 
@@ -228,6 +228,20 @@ def _file_id(qid: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", qid) or "q"
 
 
+def _write_evidence(out: Path, q: Question) -> str | None:
+    """``evidence/<id>.jsonl``: the question's pages as passages; returns the id (None if empty)."""
+    docs = evidence_documents(q)
+    if not docs:
+        return None
+    (out / "evidence").mkdir(exist_ok=True)
+    name = _file_id(q.id)
+    with open(out / "evidence" / f"{name}.jsonl", "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps({"id": d.id, "title": d.title, "text": d.text, "url": d.url,
+                                "domain": d.domain}) + "\n")  # fmt: skip
+    return name
+
+
 def build(
     questions_path: str | Path | Sequence[Question],
     out_dir: str | Path,
@@ -243,6 +257,7 @@ def build(
     asr_model: str = "base",
     asr_threads: int = 2,
     attempts: int = 1,
+    evidence: bool = True,
     tts: Any = None,
     asr: Any = None,
     progress: bool = True,
@@ -252,6 +267,8 @@ def build(
     Voices and SNRs are assigned round-robin (``snr_db`` may be a list; None entries are clean).
     A clip over ``max_wer`` is tried again with the next voice, up to ``attempts`` voices in all;
     every attempt over the limit is written to ``rejected.jsonl``.
+    With ``evidence``, a kept question's CRAG pages are written as passages to
+    ``evidence/<id>.jsonl`` and named in its manifest row (``streamrag eval`` then searches them).
     ``tts``/``asr`` may be already loaded PiperTts/WhisperAsr objects; otherwise they are loaded.
     """
     t0 = time.perf_counter()
@@ -312,6 +329,8 @@ def build(
                 }  # fmt: skip
                 if wer <= max_wer + 1e-9:
                     write_wav(out / row["audio"], clip, RATE)
+                    if evidence and row["has_evidence"]:
+                        row["evidence"] = _write_evidence(out, q)
                     manifest.write(json.dumps(row) + "\n")
                     stats[voice.name]["kept"] += 1
                     report.kept += 1

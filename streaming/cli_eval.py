@@ -52,6 +52,7 @@ def _build(args: argparse.Namespace) -> int:
             asr_model=args.asr_model,
             asr_threads=args.asr_threads,
             attempts=args.attempts,
+            evidence=not args.no_evidence,
             progress=not args.no_progress,
         )
     except (ValueError, KeyError, OSError) as exc:
@@ -116,11 +117,22 @@ def _run_eval(args: argparse.Namespace, clips: list, strategies: list[str], out:
     return 0 if any(r.error is None for r in records) else 1
 
 
+def _server_config(args: argparse.Namespace) -> Any:
+    """The config flags, plus the manifest's evidence folder when there is one."""
+    from .config import config_from_args
+
+    config = config_from_args(args)
+    manifest = Path(args.manifest)
+    evidence_dir = (manifest if manifest.is_dir() else manifest.parent) / "evidence"
+    if not config.evidence_dir and evidence_dir.is_dir():
+        config = config.replace(evidence_dir=str(evidence_dir))
+    return config
+
+
 async def _replay_all(
     args: argparse.Namespace, clips: list, strategies: list[str], events: Any
 ) -> tuple[list, dict[str, Any]]:
     """Replay through ``--url`` or a server started here; each turn is saved when it is done."""
-    from .config import config_from_args
     from .evaluate import local_server, run_eval
 
     def save(record: Any) -> None:
@@ -128,10 +140,11 @@ async def _replay_all(
         events.flush()
 
     kwargs = dict(strategies=strategies, concurrency=args.concurrency, timeout_s=args.timeout,
-                  progress=not args.no_progress, on_record=save)  # fmt: skip
+                  progress=not args.no_progress, on_record=save,
+                  use_evidence=not args.no_evidence)  # fmt: skip
     if args.url:
         return await run_eval(args.url, clips, **kwargs), {"url": args.url}
-    async with local_server(config_from_args(args)) as (url, server):
+    async with local_server(_server_config(args)) as (url, server):
         return await run_eval(url, clips, **kwargs), server
 
 
@@ -155,6 +168,8 @@ def add_eval_commands(subparsers: Any) -> None:
     b.add_argument("--max-wer", type=float, default=0.0, help="keep clips with WER <= this")
     b.add_argument("--attempts", type=int, default=1,
                    help="voices to try per question before rejecting it (default: %(default)s)")  # fmt: skip
+    b.add_argument("--no-evidence", action="store_true",
+                   help="do not write the questions' CRAG pages as per-question evidence")  # fmt: skip
     b.add_argument("--snr-db", default=None, help="noise SNR in dB, e.g. 20 or none,20,10")
     b.add_argument("--noise", choices=("white", "pink"), default="white")
     b.add_argument("--seed", type=int, default=0)
@@ -182,6 +197,8 @@ def add_eval_commands(subparsers: Any) -> None:
     e.add_argument("--limit", type=int, default=None, help="first N clips only")
     e.add_argument("--concurrency", type=int, default=1, help="sessions at once (default 1)")
     e.add_argument("--timeout", type=float, default=90.0, help="seconds per turn before giving up")
+    e.add_argument("--no-evidence", action="store_true",
+                   help="ignore per-question evidence: search the server's own corpus")  # fmt: skip
     e.add_argument("--judge-url", default="", help="OpenAI-compatible base URL for an LLM judge")
     e.add_argument("--judge-model", default="", help="model name for the LLM judge")
     e.add_argument("--title", default="", help="report title")

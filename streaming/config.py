@@ -62,6 +62,13 @@ class Config:
             "help": "latency profile of the in-process search service (none | fixed:S | lognormal:median=S,p90=S)"
         },
     )
+    evidence_dir: str = field(
+        default="",
+        metadata={
+            "help": "folder of per-question evidence (<id>.jsonl passages from `audiocrag build`) "
+            "that a session selects with the start option `evidence` (CRAG Task 1)"
+        },
+    )
     kg: bool = field(default=True, metadata={"help": "use the knowledge-graph tool"})
     kg_latency: str = field(
         default="lognormal:median=0.3,p90=0.8",

@@ -48,6 +48,7 @@ class Clip:
     question_type: str = ""
     voice: str = ""
     has_evidence: bool = False
+    evidence: str | None = None  # an id in the server's evidence folder (CRAG Task 1)
 
 
 def load_manifest(path: str | Path, limit: int | None = None) -> list[Clip]:
@@ -73,6 +74,7 @@ def load_manifest(path: str | Path, limit: int | None = None) -> list[Clip]:
                         question_type=row.get("question_type") or "",
                         voice=row.get("voice") or "",
                         has_evidence=bool(row.get("has_evidence")),
+                        evidence=row.get("evidence") or None,
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:
@@ -110,19 +112,28 @@ def _session_order(strategies: Sequence[str], i: int) -> list[str]:
 
 
 async def replay_clip(
-    url: str, clip: Clip, samples: Any, strategy: str, timeout_s: float = 90.0
+    url: str,
+    clip: Clip,
+    samples: Any,
+    strategy: str,
+    timeout_s: float = 90.0,
+    use_evidence: bool = True,
 ) -> TurnRecord:
-    """Stream one clip through a fresh session with ``strategy``; never raises for a bad turn."""
+    """Stream one clip through a fresh session with ``strategy``; never raises for a bad turn.
+    With ``use_evidence`` and a clip that has its own evidence, the session searches only that."""
     record = TurnRecord(
         clip.id, strategy, clip.text, list(clip.gold), clip.domain, clip.question_type, clip.voice
     )
-    options = {"strategy": strategy, "audit": True, "pace_audio": False}
+    options: dict[str, Any] = {"strategy": strategy, "audit": True, "pace_audio": False}
+    if use_evidence and clip.evidence:
+        options["evidence"] = clip.evidence
     client = VoiceClient(url, options=options)
     try:
         await client.__aenter__()
     except (OSError, TimeoutError, ConnectionError, websockets.WebSocketException) as exc:
         record.error = f"session: {exc or type(exc).__name__}"
         return record
+    opening = list(client.log.events)  # ready, and any error about the options
     try:
         turn = await client.ask_audio(samples, timeout=timeout_s, trailing_silence_s=0.5)
     except TimeoutError:
@@ -136,7 +147,7 @@ async def replay_clip(
     start = turn.sent_at or time.monotonic()
     record.events = [
         {**{k: v for k, v in e.items() if k != "t"}, "t_ms": round((e["t"] - start) * 1000, 1)}
-        for e in turn.events
+        for e in [*opening, *turn.events]
     ]
     final = turn.first("final")
     metrics = turn.first("turn_metrics")
@@ -146,6 +157,9 @@ async def replay_clip(
         record.answer = record.metrics.get("answer") or ""
     elif record.error is None:
         record.error = "no turn_metrics"
+    errors = [e for e in record.events if e["type"] == "error"]
+    if errors and record.error is None:  # e.g. unknown_evidence: the turn measured something else
+        record.error = f"server: {errors[0].get('code')}: {errors[0].get('message')}"
     record.client_first_audio_ms = turn.speech_end_to_first_audio_ms
     record.answer_audio_ms = len(turn.audio) * 500 // turn.output_rate
     return record
@@ -159,6 +173,7 @@ async def run_eval(
     timeout_s: float = 90.0,
     progress: bool = True,
     on_record: Callable[[TurnRecord], None] | None = None,
+    use_evidence: bool = True,
 ) -> list[TurnRecord]:
     """Every clip through every strategy; records come back in (clip, strategy) order."""
     jobs = [(c, s) for i, c in enumerate(clips) for s in _session_order(strategies, i)]
@@ -177,7 +192,9 @@ async def run_eval(
                 record = TurnRecord(clip.id, strategy, clip.text, list(clip.gold), clip.domain,
                                     clip.question_type, clip.voice, error=f"audio: {exc}")  # fmt: skip
             else:
-                record = await replay_clip(url, clip, audio[clip.id], strategy, timeout_s)
+                record = await replay_clip(
+                    url, clip, audio[clip.id], strategy, timeout_s, use_evidence
+                )
         remaining[clip.id] -= 1
         if not remaining[clip.id]:
             audio.pop(clip.id, None)
@@ -214,6 +231,7 @@ async def local_server(config: Any) -> AsyncIterator[tuple[str, dict[str, Any]]]
             "search_latency": config.search_latency,
             "kg_latency": config.kg_latency if config.kg else None,
             "documents": len(engine.docs),
+            "evidence_dir": config.evidence_dir or None,
         }
         yield f"ws://127.0.0.1:{bound_port(runner)}/ws", described
     finally:

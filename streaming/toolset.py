@@ -3,17 +3,24 @@
 By default the search service runs in-process (one command for the demo) with the configured
 latency profile; ``search_url`` points the assistant at any other service instead, ours or a
 SearxNG-style JSON API.
+
+A session may instead search one question's own evidence (CRAG Task 1): ``evidence_tools(id)``
+serves ``<evidence_dir>/<id>.jsonl`` through a local index with the same latency profile.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 
 from aiohttp import web
 
+from tools.corpus import load_documents
 from tools.latency import LatencyProfile
-from tools.search import LocalSearchTool
+from tools.search import Bm25Index, LocalSearchTool
 from tools.web_search import HttpSearchTool, start_search_service
 
 from .engine import Engine
@@ -31,6 +38,8 @@ class ToolSet:
         self.search: Tool | None = None
         self.kg: Tool | None = None
         self._top_ids = lru_cache(maxsize=4096)(self._local_top_ids)
+        self._evidence_index = lru_cache(maxsize=32)(self._load_evidence)
+        self._evidence_calls = 0
 
     async def start(self) -> ToolSet:
         cfg = self.config
@@ -70,6 +79,35 @@ class ToolSet:
 
     def kg_parse(self, text: str) -> tuple[str, str] | None:
         return self.engine.kg.kg_key(text) if self.engine.kg is not None else None
+
+    def _load_evidence(self, evidence_id: str) -> Bm25Index:
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", evidence_id) or evidence_id.startswith("."):
+            raise ValueError(f"bad evidence id {evidence_id!r}")
+        if not self.config.evidence_dir:
+            raise ValueError("this server has no evidence folder (--evidence-dir)")
+        path = Path(self.config.evidence_dir) / f"{evidence_id}.jsonl"
+        if not path.is_file():
+            raise ValueError(f"no evidence {evidence_id!r} in {self.config.evidence_dir}")
+        return Bm25Index(load_documents(path))
+
+    def evidence_tools(
+        self, evidence_id: str
+    ) -> tuple[dict[str, Tool], Callable[[str, str], bool]]:
+        """Search over one question's evidence, and its local sufficiency check.
+        Raises ValueError for an unknown or malformed id."""
+        index = self._evidence_index(evidence_id)
+        self._evidence_calls += 1
+        profile = LatencyProfile.parse(self.config.search_latency)
+        tool = LocalSearchTool(
+            index, self.config.top_k, profile, self.config.seed + self._evidence_calls
+        )
+        k = self.config.top_k
+
+        def same_results(a: str, b: str) -> bool:
+            ids_a = [h.doc.id for h in index.search(a, k)]
+            return bool(ids_a) and ids_a == [h.doc.id for h in index.search(b, k)]
+
+        return {"search": tool}, same_results
 
     async def close(self) -> None:
         if isinstance(self.search, HttpSearchTool):

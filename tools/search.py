@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ import bm25s
 import numpy as np
 
 from .corpus import Document
+from .latency import LatencyProfile
 from .text import content_words, overlap, split_sentences
 
 log = logging.getLogger(__name__)
@@ -80,16 +82,22 @@ class LocalSearchTool:
 
     name = "search"
 
-    def __init__(self, index: Bm25Index, k: int = 3) -> None:
+    def __init__(
+        self, index: Bm25Index, k: int = 3, latency: LatencyProfile | None = None, seed: int = 0
+    ) -> None:
         self.index = index
         self.k = k
+        self.latency = latency or LatencyProfile()
+        self._rng = random.Random(seed)
+
+    async def _search(self, query: str) -> list[Hit]:
+        await self.latency.wait(self._rng)  # the simulated network and service time
+        return await asyncio.to_thread(self.index.search, query, self.k)
 
     async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult:
         t0 = time.perf_counter()
         try:
-            hits = await asyncio.wait_for(
-                asyncio.to_thread(self.index.search, query, self.k), deadline_s
-            )
+            hits = await asyncio.wait_for(self._search(query), deadline_s)
             return SearchResult(query, hits, (time.perf_counter() - t0) * 1000)
         except TimeoutError:
             return SearchResult(query, [], (time.perf_counter() - t0) * 1000, "deadline exceeded")
