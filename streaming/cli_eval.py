@@ -96,21 +96,33 @@ def _run_eval(args: argparse.Namespace, clips: list, strategies: list[str], out:
 
     from .eval_report import headline, to_markdown, write_report
     from .eval_score import disagreements, judge_records, summarize
+    from .evaluate import load_records
     from .judge import LlmJudge
 
     out.mkdir(parents=True, exist_ok=True)
     started, t0 = time.strftime("%Y-%m-%d %H:%M"), time.perf_counter()
-    with open(out / "events.jsonl", "w", encoding="utf-8") as events:
-        records, server = asyncio.run(_replay_all(args, clips, strategies, events))
-    llm = LlmJudge(args.judge_url, args.judge_model) if args.judge_url else None
-    rows = asyncio.run(judge_records(records, llm))
-    summary = summarize(rows, strategies)
     meta = {
         "title": args.title or f"streamrag evaluation: {Path(args.manifest).name}",
         "manifest": str(args.manifest), "clips": len(clips), "strategies": strategies,
-        "concurrency": args.concurrency, "judge": f"llm {args.judge_model}" if llm else "rule",
-        "server": server, "started": started, "elapsed_s": round(time.perf_counter() - t0),
+        "concurrency": args.concurrency,
     }  # fmt: skip
+    if args.rescore:  # judge and report a finished run again, without replaying
+        records = load_records(out / "events.jsonl")
+        ids = {c.id for c in clips}
+        records = [r for r in records if r.id in ids and r.strategy in strategies]
+        old = out / "results.json"
+        if old.exists():
+            kept = ("server", "started", "elapsed_s", "concurrency")
+            meta |= {k: v for k, v in json.loads(old.read_text())["meta"].items() if k in kept}
+    else:
+        with open(out / "events.jsonl", "w", encoding="utf-8") as events:
+            records, server = asyncio.run(_replay_all(args, clips, strategies, events))
+        meta |= {"server": server, "started": started,
+                 "elapsed_s": round(time.perf_counter() - t0)}  # fmt: skip
+    llm = LlmJudge(args.judge_url, args.judge_model) if args.judge_url else None
+    meta["judge"] = f"llm {args.judge_model}" if llm else "rule"
+    rows = asyncio.run(judge_records(records, llm))
+    summary = summarize(rows, strategies)
     paths = write_report(out, rows, summary, disagreements(rows, strategies), strategies, meta)
     print(to_markdown([headline(summary, strategies)]))
     print(f"wrote {paths['md']}, {paths['html']}, {paths['results']} and {out / 'events.jsonl'}")
@@ -202,6 +214,8 @@ def add_eval_commands(subparsers: Any) -> None:
     e.add_argument("--judge-url", default="", help="OpenAI-compatible base URL for an LLM judge")
     e.add_argument("--judge-model", default="", help="model name for the LLM judge")
     e.add_argument("--title", default="", help="report title")
+    e.add_argument("--rescore", action="store_true",
+                   help="no replay: judge OUT/events.jsonl again and rewrite the report")  # fmt: skip
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_flags(e)
     e.set_defaults(func=_eval)

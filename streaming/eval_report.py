@@ -58,6 +58,8 @@ def headline(summary: dict[str, dict], strategies: Sequence[str]) -> Table:
     rows[-1][1:] = [f"{summary[s]['cancelled_per_turn'] or 0:.2f} / "
                     f"{summary[s]['wasted_per_turn'] or 0:.2f}" for s in strategies]  # fmt: skip
     add("turns answered from a speculative call", lambda x: x["reuse_share"], "%")
+    add("reused call fired before end of speech, P50 (ms)",
+        lambda x: x["reuse_lead_ms"]["p50"], "ms")  # fmt: skip
     add("reuse error rate (audited)", lambda x: x["reuse_error_rate"], "%")
     add("turns (errors)", lambda x: None, "x")
     rows[-1][1:] = [f"{summary[s]['turns']} ({summary[s]['errors']})" for s in strategies]

@@ -42,6 +42,17 @@ def _tts_stage(m: dict[str, Any]) -> float | None:
     return round(max(0.0, parts[0] - sum(parts[1:])), 1)
 
 
+def reuse_lead_ms(record: TurnRecord) -> float | None:
+    """How long before the end of speech the reused speculative call fired (audio clock);
+    None when the turn reused nothing."""
+    reuse, speech_end = record.metrics.get("reuse"), record.metrics.get("speech_end_ms")
+    if reuse in (None, "fresh") or speech_end is None:
+        return None
+    fired = {e["id"]: e.get("audio_ms") for e in record.events if e["type"] == "tool_call"}
+    times = [fired[i] for i in reuse.split(",") if fired.get(i) is not None]
+    return round(speech_end - min(times), 1) if times else None
+
+
 async def judge_records(records: Sequence[TurnRecord], llm: LlmJudge | None = None) -> list[dict]:
     """One flat row per turn: verdict, WER, latencies and tool behaviour (no events)."""
     rows = []
@@ -61,7 +72,7 @@ async def judge_records(records: Sequence[TurnRecord], llm: LlmJudge | None = No
             "wer": round(spoken_wer(r.question, r.transcript), 4) if r.transcript else None,
             "client_first_audio_ms": (round(r.client_first_audio_ms, 1)
                                       if r.client_first_audio_ms is not None else None),
-            "tts_first_audio_ms": _tts_stage(m),
+            "tts_first_audio_ms": _tts_stage(m), "reuse_lead_ms": reuse_lead_ms(r),
         }  # fmt: skip
         for key in ("end_of_turn_wait_ms", "asr_final_ms", "retrieval_ms", "tool_wait_ms",
                     "llm_first_sentence_ms", "first_audio_ms", "speech_end_to_first_audio_ms",
@@ -94,6 +105,7 @@ def summarize(rows: Sequence[dict], strategies: Sequence[str]) -> dict[str, dict
         wers = [r["wer"] for r in turns if r["wer"] is not None]
         waits = [r["tool_wait_ms"] for r in answered if r["tool_wait_ms"] is not None]
         reused = [r for r in answered if r["reuse"] not in (None, "fresh")]
+        leads = [r["reuse_lead_ms"] for r in reused if r.get("reuse_lead_ms") is not None]
         audited = [r for r in reused if r["reuse_differs"] is not None]
         latency = {}
         for key, _ in LATENCIES:
@@ -116,6 +128,7 @@ def summarize(rows: Sequence[dict], strategies: Sequence[str]) -> dict[str, dict
             "reuse_share": round(len(reused) / len(answered), 4) if answered else None,
             "reuse_error_rate": _mean([float(bool(r["reuse_differs"])) for r in audited]),
             "reuse_audited": len(audited),
+            "reuse_lead_ms": {"p50": _pct(leads, 50), "p90": _pct(leads, 90), "n": len(leads)},
             "preempted_share": _mean([float(bool(r["preempted"])) for r in answered]),
         }
     return out

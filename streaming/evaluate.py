@@ -105,6 +105,12 @@ class TurnRecord:
         return asdict(self)
 
 
+def load_records(path: str | Path) -> list[TurnRecord]:
+    """The turns of an earlier run, from its ``events.jsonl``."""
+    with open(path, encoding="utf-8") as f:
+        return [TurnRecord(**json.loads(line)) for line in f if line.strip()]
+
+
 def _session_order(strategies: Sequence[str], i: int) -> list[str]:
     """The strategies for clip ``i``, rotated by one per clip."""
     k = i % len(strategies)

@@ -174,3 +174,39 @@ async def test_eval_searches_each_questions_own_evidence(engine, tmp_path):
         hit["id"].startswith("open-q001-") for e in results for hit in e["results"]
     )
     assert bad.error and bad.error.startswith("server: unknown_evidence")
+
+
+def test_rescore_rebuilds_the_report_from_recorded_events(tmp_path):
+    """--rescore judges events.jsonl again without replaying (and measures the reuse lead)."""
+    write_wav(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    (tmp_path / "manifest.jsonl").write_text(json.dumps(
+        {"id": "a", "audio": "a.wav", "text": "capital of australia", "answer": "Canberra"}) + "\n")  # fmt: skip
+    out = tmp_path / "eval"
+    out.mkdir()
+    turn = {
+        "id": "a", "strategy": "triggered", "question": "capital of australia",
+        "gold": ["Canberra"], "domain": "open", "question_type": "simple", "voice": "piper",
+        "transcript": "Capital of Australia?", "answer": "The capital is Canberra.",
+        "metrics": {"reuse": "c2", "speech_end_ms": 2000, "tool_wait_ms": 0.0, "calls": 2,
+                    "speculative_calls": 2, "cancelled": 1, "wasted": 0, "reuse_differs": False,
+                    "first_audio_ms": 300.0, "asr_final_ms": 100.0, "retrieval_ms": 5.0,
+                    "llm_first_sentence_ms": 1.0, "end_of_turn_wait_ms": 416},
+        "client_first_audio_ms": 760.0, "answer_audio_ms": 1500,
+        "events": [{"type": "tool_call", "id": "c1", "audio_ms": 900, "t_ms": 1400},
+                   {"type": "tool_call", "id": "c2", "audio_ms": 1300, "t_ms": 1800}],
+        "error": None,
+    }  # fmt: skip
+    (out / "events.jsonl").write_text(json.dumps(turn) + "\n")
+    code = main(["eval", str(tmp_path), "--rescore", "--strategies", "triggered",
+                 "--out", str(out)])  # fmt: skip
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    (row,) = results["turns"]
+    assert row["outcome"] == "correct" and row["reuse_lead_ms"] == 700.0
+    assert row["tts_first_audio_ms"] == 194.0 and row["wer"] == 0.0
+    summary = results["summary"]["triggered"]
+    assert summary["zero_wait_share"] == 1.0 and summary["reuse_lead_ms"]["p50"] == 700.0
+    assert (
+        "| reused call fired before end of speech, P50 (ms) | 700 |"
+        in (out / "report.md").read_text()
+    )
