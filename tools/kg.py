@@ -19,6 +19,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 from .corpus import Document
@@ -37,44 +38,11 @@ CREATE TABLE facts(entity_id INTEGER, attribute TEXT, value TEXT, value_norm TEX
 CREATE INDEX facts_entity ON facts(entity_id, attribute);
 CREATE INDEX facts_target ON facts(target_id);
 """
-# Question cues for a word of attribute names (or a whole name); the word itself always counts.
-# Multi-word cues match in order with gaps allowed, after stopwords (except _KEEP) are dropped.
-_SYNONYMS = """
-ceo: chief executive, chief executive officer, boss, runs, run, head, leads, in charge of
-chair: chairman, chairwoman, head; chairman: chair, head; governor: head, runs, in charge of
-founded: established, started, created, formed, set up, incorporated, founding
-founder: founded by, who founded, who started, started by, who created, created by, co founder,
-  founders, who set up; died: death, die, dead, passed away; spouse: married, wife, husband
-born: birthday, birth date, date of birth, how old, age, birth year, old
-birthplace: where born, town born, city born, place born, place of birth, born where, hometown
-director: directed, direct, directing, filmmaker, who made; year: when
-release: released, came out, come out, release date; currency: money
-headquarters: headquartered, based, hq, head office, main office
-population: how many people, people live, inhabitants, populous, residents
-height: tall, how tall, high, how high, elevation; length: long, how long
-stadium: home ground, ballpark, home games, where play, home stadium
-arena: home games, where play, home court; league: what league, which league
-championships: titles, title, won, championship, rings; wins: won, win, times
-winner: won, win, wins, winning, champion; mvp: most valuable player; men: man, male
-women: woman, female, ladies; m: meters, metres, meter, metre; oscar: academy award, academy awards
-film: movie, movies, picture, films; studio: animation studio, production company
-author: wrote, written, writer, write, penned, written by; published: publish, publication
-label: record label, record company, records; producer: produced, produce, produced by
-starring: star, stars, starred, lead actor, who was in, cast; actor: played, plays, portrayed
-team: play for, plays for, club; sport: what sport, which sport; nickname: nicknamed, called,
-  known as; ticker: ticker symbol, stock symbol, symbol, trade under
-stock_exchange: traded, listed, trade on, trades on, stock market
-located_in: where, located, location, situated; location: where, located, situated
-largest: biggest, most populous; least: fewest; language: languages, speak, spoken, speaks
-completed: finished, built, completion; built: constructed, construction
-architect: designed, designer; discovered: discover, discovery; inventor: invented by, who invented
-lead_singer: singer, vocalist, frontman, lead vocalist, sang; members: member, band members
-genre: kind of music, type of music, style; box_office: gross, grossed, earned, made
-acquired: acquire, bought, buy, purchased, took over; owner: owns, owned by, who owns
-manager: managed, coach; symbol: chemical symbol; moons: how many moons, satellites
-highest_mountain: tallest mountain, highest peak, highest point; venue: where held, played at
-host: hosted, hosts, presenter, presented; sales: sold, copies; sank: sink, sunk, sinking
-"""
+# Question cues for a word of attribute names (or a whole name), from data/kg_synonyms.txt:
+# `attr: cue, cue; attr: ...`, a line starting with two spaces continues the one before. The word
+# itself always counts. Multi-word cues match in order with gaps allowed, after stopwords (except
+# _KEEP) are dropped.
+_SYNONYMS = (Path(__file__).parent / "data" / "kg_synonyms.txt").read_text(encoding="utf-8")
 _KEEP = frozenset("who what when where which how most by up".split())  # cue-bearing stopwords
 _CORP = frozenset("inc corporation corp company co group ltd plc llc fc f c cf ag sa holdings "
                   "platforms index river".split())  # fmt: skip
