@@ -16,6 +16,7 @@ The rule judge, in order (the first rule that applies decides):
 6. Gold that is a number (with an optional unit or scale word): the prediction's first number
    (its first year when the gold is a year; skipping years when it is not) decides: within 2 %
    relative is correct, except that years (1000-2100) and integers below 10 must be exact.
+   A prediction without such a number goes on to rule 7 (a text gold may still be contained).
 7. Any other gold contained in the prediction as whole words: correct.
 8. Everything else is hallucinated. Long free-text golds rarely pass rules 4-7: use the LLM judge.
 
@@ -143,11 +144,11 @@ def judge(
                 return Verdict("correct" if ok else "hallucinated", f"{first} vs gold {ng}")
     targets = [_numbers(ng)[0] for _, ng in norm_golds if _is_numeric(ng)]
     pred_nums = _numbers(npred)
-    if targets and pred_nums:  # the prediction's first number decides (years skipped unless wanted)
-        if all(_is_year(t) for t in targets):  # "founded on April 4, 1975": the year decides
-            pred_nums = [x for x in pred_nums if _is_year(x)] or pred_nums
-        elif not any(_is_year(t) for t in targets):
-            pred_nums = [x for x in pred_nums if not _is_year(x)] or pred_nums
+    if all(_is_year(t) for t in targets):  # "founded on April 4, 1975": the year decides
+        pred_nums = [x for x in pred_nums if _is_year(x)]
+    elif not any(_is_year(t) for t in targets):  # "27 titles since 1903": years are context
+        pred_nums = [x for x in pred_nums if not _is_year(x)]
+    if targets and pred_nums:  # the prediction's first such number decides
         for target in targets:
             if _numbers_match(target, pred_nums[0], rel_tol):
                 return Verdict("correct", f"number {pred_nums[0]:g} matches {target:g}")

@@ -169,6 +169,14 @@ def test_per_question_evidence_finds_the_gold(caplog):
         ("It was founded in 1976.", ["1975"], None, "hallucinated"),  # years are exact
         ("Founded on April 4, 1975 by Gates.", ["1975"], None, "correct"),  # the year decides
         ("Founded on April 4, 1976.", ["1975"], None, "hallucinated"),
+        # no number but a year: a text gold may still be contained
+        (
+            "It cut rates by half a percentage point in September 2024.",
+            ["half a percentage point", "0.5 percentage points"],
+            None,
+            "correct",
+        ),  # fmt: skip
+        ("Prices rose in 2024.", ["3 percent"], None, "hallucinated"),
         ("Since 1903 the Yankees have won 27 titles.", ["27"], None, "correct"),
         ("Brady has 7 rings, 2 more than anyone.", ["2"], None, "hallucinated"),  # first number
         ("about 2.03 billion dollars", ["$2 billion"], None, "correct"),
