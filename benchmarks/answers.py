@@ -1,8 +1,9 @@
 """Answer quality without audio: retrieval + answerer over the demo QA set, per backend.
 
 Prints, per backend, the share of answers containing a gold answer, the "I don't know" share,
-and time to the first sentence; writes benchmarks/results/answers.json.
-Usage: python benchmarks/answers.py [--backends llama,extractive] [--limit N]
+time to the first sentence, and the CRAG score of the rule judge (accuracy, hallucination, score
+over every question, false premises included); writes benchmarks/results/answers.json.
+Usage: python benchmarks/answers.py [--backends llama,extractive] [--limit N] [--out FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streaming.answer import Answerer  # noqa: E402
 from streaming.config import Config  # noqa: E402
+from streaming.judge import Verdict, judge, score  # noqa: E402
 from streaming.llm import make_backend  # noqa: E402
 from tools.corpus import load_documents, load_questions  # noqa: E402
 from tools.search import Bm25Index  # noqa: E402
@@ -53,14 +55,17 @@ async def run(backend_name: str, questions, index) -> dict:
                 "answer": text,
                 "source": sentences[0].source,
                 "gold": contains_gold(text, q.gold),
+                "outcome": judge(text, q.gold, q.question_type).outcome,
                 "first_ms": first,
             }
         )
     n = len(rows)
+    answerable = [r for r in rows if r["type"] != "false_premise"]
     return {
+        "crag": score([Verdict(r["outcome"], "") for r in rows]),
         "backend": backend_name,
         "n": n,
-        "gold_share": sum(r["gold"] for r in rows) / n,
+        "gold_share": sum(r["gold"] for r in answerable) / len(answerable),
         "idk_share": sum(r["source"] == "idk" for r in rows) / n,
         "llm_share": sum(r["source"] == "llm" for r in rows) / n,
         "first_sentence_p50_ms": statistics.median(r["first_ms"] for r in rows),
@@ -72,18 +77,24 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backends", default="llama,extractive")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "answers.json"))
     args = ap.parse_args()
-    questions = [q for q in load_questions() if q.question_type != "false_premise"]
+    questions = load_questions()
     questions = questions[: args.limit] if args.limit else questions
     index = Bm25Index(load_documents())
     results = [asyncio.run(run(b, questions, index)) for b in args.backends.split(",")]
-    print(f"\n{'backend':<12}{'n':>5}{'gold':>8}{'idk':>8}{'llm used':>10}{'first p50':>11}")
+    print(f"\n{'backend':<12}{'n':>5}{'gold':>8}{'idk':>8}{'llm used':>10}{'first p50':>11}"
+          f"{'accuracy':>10}{'halluc.':>9}{'score':>8}")  # fmt: skip
     for r in results:
+        c = r["crag"]
         print(
             f"{r['backend']:<12}{r['n']:>5}{r['gold_share']:>8.0%}{r['idk_share']:>8.0%}"
             f"{r['llm_share']:>10.0%}{r['first_sentence_p50_ms']:>9.0f}ms"
+            f"{c['accuracy']:>10.1%}{c['hallucination']:>9.1%}{c['score']:>8.1%}"
         )
-    out = Path(__file__).parent / "results" / "answers.json"
+    print("gold: answerable questions whose answer contains a gold answer; the CRAG columns "
+          "cover every question, false premises included")  # fmt: skip
+    out = Path(args.out)
     out.write_text(json.dumps(results, indent=1))
     print(f"wrote {out}")
 

@@ -5,7 +5,10 @@ Order of preference, sentence by sentence:
    hallucination -1, so abstaining beats guessing);
 2. the LLM's sentence, if the faithfulness guard passes it (every number and name in it occurs in
    the evidence);
-3. otherwise the evidence sentence that best matches the question, read as it is.
+3. otherwise the evidence sentence that best matches the question, read as it is, or introduced
+   with "I'm not sure, but here is what I found" when it cannot be the answer by its form: a count
+   question whose sentence holds no count, or a question that needs arithmetic (an age, a number
+   of years between two dates, a sum over several entities). Reading a fact is not computing one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,18 @@ _IDK_PATTERNS = re.compile(
     r"\b(i don'?t know|not sure|cannot answer|can'?t answer|no information)\b", re.I
 )
 _SENTENCE_END = re.compile(r"([.!?])(\s|$)")
+HEDGE = "I'm not sure, but here is what I found."
+_COUNT_QUESTION = re.compile(r"\bhow (many|much)\b", re.I)
+_ARITHMETIC = re.compile(
+    r"\bhow old\b|\bhow many years\b|\byears? (ago|after|before|apart|passed|separate|between)\b"
+    r"|\bhow (much|many) (more|less|fewer|taller|longer|shorter|bigger|larger|higher|older)\b",
+    re.I,
+)
+_SUM = re.compile(r"\b(combined|in total|together|altogether)\b", re.I)
+_COUNT_WORDS = set(
+    "one two three four five six seven eight nine ten eleven twelve dozen hundred thousand "
+    "million billion trillion".split()
+)
 SYSTEM_PROMPT = (
     "You are a voice assistant. Answer the question in one short sentence, using only the facts "
     "given. If the facts do not contain the answer, say: I don't know."
@@ -35,7 +50,7 @@ SYSTEM_PROMPT = (
 @dataclass(frozen=True)
 class AnswerSentence:
     text: str
-    source: str  # "llm" | "extractive" | "idk"
+    source: str  # "llm" | "extractive" | "hedge" | "idk"
 
 
 def ranked_sentences(question: str, hits: list[Hit]) -> list[str]:
@@ -74,6 +89,30 @@ def is_faithful(sentence: str, evidence: str) -> bool:
     return overlap(sentence, evidence) >= 0.6
 
 
+def has_count(sentence: str) -> bool:
+    """A number that is not a year (a count, an amount), in digits or words."""
+    for tok in re.findall(r"\d[\d,.]*|[A-Za-z]+", sentence):
+        if tok[0].isdigit():
+            value = tok.replace(",", "").rstrip(".")
+            if not (len(value) == 4 and value.isdigit() and 1000 <= int(value) <= 2100):
+                return True
+        elif tok.lower() in _COUNT_WORDS:
+            return True
+    return False
+
+
+def cannot_be_the_answer(question: str, sentence: str) -> bool:
+    """True when ``sentence`` cannot answer ``question`` by its form: the question needs
+    arithmetic, sums over several entities, or asks for a count the sentence does not hold."""
+    if _ARITHMETIC.search(question):
+        return True
+    if _COUNT_QUESTION.search(question):
+        if _SUM.search(question) and re.search(r"\band\b", question):
+            return True
+        return not has_count(sentence)
+    return False
+
+
 def build_messages(question: str, facts: list[str]) -> list[dict[str, str]]:
     """A short prompt: prompt tokens dominate time to first token on a 2-core CPU."""
     facts_text = "\n".join(f"- {f}" for f in facts)
@@ -106,8 +145,11 @@ class Answerer:
             yield AnswerSentence(IDK, "idk")
             return
         facts = ranked_sentences(question, hits)[: self.n_facts]
+        hedged = cannot_be_the_answer(question, facts[0])
         fallback = AnswerSentence(facts[0], "extractive")
         if self.backend is None:
+            if hedged:
+                yield AnswerSentence(HEDGE, "hedge")
             yield fallback
             return
         evidence = " ".join(facts)
@@ -124,6 +166,8 @@ class Answerer:
         except Exception:  # a dead endpoint degrades to the extractive answer
             log.exception("LLM backend failed")
         if said == 0:
+            if hedged:
+                yield AnswerSentence(HEDGE, "hedge")
             yield fallback
 
     async def _llm_sentences(self, question: str, facts: list[str]) -> AsyncIterator[str]:

@@ -7,7 +7,14 @@ import pytest
 from aiohttp import web
 from conftest import serve_routes
 
-from streaming.answer import IDK, Answerer, is_faithful, unsupported_terms
+from streaming.answer import (
+    HEDGE,
+    IDK,
+    Answerer,
+    cannot_be_the_answer,
+    is_faithful,
+    unsupported_terms,
+)
 from streaming.llm import LlamaCppBackend, OpenAiBackend
 from tools.corpus import Document
 from tools.search import Bm25Index
@@ -28,6 +35,36 @@ INDEX = Bm25Index(DOCS)
 
 async def collect(answerer, question):
     return [s async for s in answerer.answer(question, INDEX.search(question))]
+
+
+@pytest.mark.parametrize(
+    "question, sentence, hedge",
+    [
+        ("how many people live in sydney", "Sydney has 5.3 million people.", False),
+        ("how many people founded apple", "Apple was founded in 1976 by Jobs and Wozniak.", True),
+        ("how many films are in the series", "The series consists of eight films.", False),
+        ("how old is warren buffett", "Warren Buffett was born on August 30, 1930.", True),
+        ("how many years ago was apple founded", "Apple was founded in 1976.", True),
+        ("how many more home runs did bonds hit than ruth", "Ruth hit 714 home runs.", True),
+        (
+            "how many super bowls have the patriots and steelers won combined",
+            "The Steelers have won 6 Super Bowls.",
+            True,
+        ),  # fmt: skip
+        ("how many olympic medals has simone biles won in total", "Biles has 11 medals.", False),
+        ("what is the capital of australia", "The capital of Australia is Canberra.", False),
+    ],
+)
+def test_a_sentence_that_cannot_be_the_answer_is_hedged(question, sentence, hedge):
+    assert cannot_be_the_answer(question, sentence) is hedge
+
+
+async def test_hedged_answer_says_so_first_then_reads_the_evidence():
+    said = await collect(
+        Answerer(None), "how many years ago did sydney become the largest city of australia"
+    )
+    assert [s.source for s in said] == ["hedge", "extractive"] and said[0].text == HEDGE
+    assert "Sydney" in said[1].text
 
 
 def test_guard_rejects_unsupported_numbers_and_names():
