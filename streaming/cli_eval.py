@@ -112,12 +112,12 @@ def _run_eval(args: argparse.Namespace, clips: list, strategies: list[str], out:
         records = [r for r in records if r.id in ids and r.strategy in strategies]
         old = out / "results.json"
         if old.exists():
-            kept = ("server", "started", "elapsed_s", "concurrency")
+            kept = ("server", "started", "elapsed_s", "concurrency", "machine")
             meta |= {k: v for k, v in json.loads(old.read_text())["meta"].items() if k in kept}
     else:
         with open(out / "events.jsonl", "w", encoding="utf-8") as events:
             records, server = asyncio.run(_replay_all(args, clips, strategies, events))
-        meta |= {"server": server, "started": started,
+        meta |= {"server": server, "started": started, "machine": _machine(),
                  "elapsed_s": round(time.perf_counter() - t0)}  # fmt: skip
     llm = LlmJudge(args.judge_url, args.judge_model) if args.judge_url else None
     meta["judge"] = f"llm {args.judge_model}" if llm else "rule"
@@ -127,6 +127,13 @@ def _run_eval(args: argparse.Namespace, clips: list, strategies: list[str], out:
     print(to_markdown([headline(summary, strategies)]))
     print(f"wrote {paths['md']}, {paths['html']}, {paths['results']} and {out / 'events.jsonl'}")
     return 0 if any(r.error is None for r in records) else 1
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    return f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"
 
 
 def _server_config(args: argparse.Namespace) -> Any:

@@ -101,6 +101,20 @@ def disagreement_table(items: Sequence[dict], strategies: Sequence[str], limit: 
     return (title, ["question", "gold", *strategies], rows)
 
 
+GLOSSARY = (
+    ("end of speech", "the last voiced 10 ms of the clip, as sent by the client"),
+    ("first audio", "the first byte of answer audio arriving at the client (client clock)"),
+    ("VAD end-of-turn wait", "silence the voice activity detector waits for before ending the "
+     "turn"),
+    ("tool wait", "from the final transcript until the evidence is in hand; zero when a "
+     "speculative call already answered it"),
+    ("reuse", "the turn was answered from a call fired while the user was still speaking; every "
+     "reuse is audited by running the final query too, and a different top result counts as a "
+     "reuse error"),
+    ("correct / missing / hallucinated", "CRAG's +1 / 0 / −1; score = accuracy − hallucination"),
+)  # fmt: skip
+
+
 def to_markdown(tables: Sequence[Table]) -> str:
     def cell(x: str) -> str:
         return x.replace("|", "\\|").replace("\n", " ")
@@ -214,6 +228,7 @@ def write_report(
     md = [f"# {meta.get('title', 'Evaluation report')}", "", intro, "", to_markdown(tables[:2])]
     md += [f"![{title}]({name})\n" for (name, title) in PLOTS if name in plots]
     md.append(to_markdown(tables[2:]))
+    md += ["## Terms", ""] + [f"- **{term}**: {text}" for term, text in GLOSSARY] + [""]
     (out / "report.md").write_text("\n".join(md))
     images = "".join(
         f"<figure><img alt='{html.escape(t)}' src='data:image/png;base64,"
@@ -230,7 +245,9 @@ def write_report(
         "img{max-width:100%}figure{margin:1em 0}</style>"
         f"<h1>{html.escape(meta.get('title', 'Evaluation report'))}</h1>"
         f"<p>{html.escape(intro)}</p>{to_html_tables(tables[:2])}{images}"
-        f"{to_html_tables(tables[2:])}"
+        f"{to_html_tables(tables[2:])}<h2>Terms</h2><ul>"
+        + "".join(f"<li><b>{html.escape(t)}</b>: {html.escape(x)}</li>" for t, x in GLOSSARY)
+        + "</ul>"
     )
     (out / "report.html").write_text(page)
     return {"results": out / "results.json", "md": out / "report.md", "html": out / "report.html"}
@@ -246,6 +263,8 @@ def _intro(meta: dict[str, Any]) -> str:
     ]
     if server:
         bits.append("server: " + ", ".join(f"{k} {v}" for k, v in server.items() if v is not None))
+    if meta.get("machine"):
+        bits.append(f"machine: {meta['machine']}")
     if meta.get("started"):
         bits.append(f"run {meta['started']} in {meta.get('elapsed_s', '?')} s")
     return "; ".join(bits) + "."
