@@ -815,6 +815,12 @@ function userIsNearBottom(box) {
   return box.scrollHeight - box.scrollTop - box.clientHeight < 120;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Rendering: timelines redraw on animation frames while a turn is live
+// ---------------------------------------------------------------------------------------------
+let renderPending = false;
+let lastRender = 0;
+
 function scheduleRender() {
   if (renderPending) return;
   renderPending = true;

@@ -290,6 +290,3 @@ function renderMetrics(turn) {
   if (m.interrupted) html.push(`<span class="tag interrupted">interrupted</span>`);
   box.innerHTML = html.join("");
 }
-
-let renderPending = false;
-let lastRender = 0;
