@@ -119,6 +119,7 @@ def _run_eval(args: argparse.Namespace, clips: list, strategies: list[str], out:
             records, server = asyncio.run(_replay_all(args, clips, strategies, events))
         meta |= {"server": server, "started": started, "machine": _machine(),
                  "elapsed_s": round(time.perf_counter() - t0)}  # fmt: skip
+    meta["clips"] = len({r.id for r in records})
     llm = LlmJudge(args.judge_url, args.judge_model) if args.judge_url else None
     meta["judge"] = f"llm {args.judge_model}" if llm else "rule"
     rows = asyncio.run(judge_records(records, llm))
