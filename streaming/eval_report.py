@@ -163,7 +163,7 @@ def make_plots(
         ax.legend()
     written.append(_save(fig, out / PLOTS[0][0]))
 
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
     left = np.zeros(len(strategies))
     for key, label in STAGES:
         widths = np.array([summary[s]["latency"][key]["p50"] or 0.0 for s in strategies])
@@ -171,7 +171,7 @@ def make_plots(
         left += widths
     ax.set(xlabel="ms (medians, stacked)")
     ax.invert_yaxis()
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, frameon=False)
     written.append(_save(fig, out / PLOTS[1][0]))
 
     types = sorted({t for s in strategies for t in summary[s]["by_type"]})
