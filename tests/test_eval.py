@@ -128,18 +128,20 @@ def test_eval_cli_errors(tmp_path, capsys):
 def test_eval_unreachable_server_still_reports(tmp_path, capsys):
     """Every session fails to open: each turn is recorded as an error and a report is written."""
     write_wav(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
-    (tmp_path / "manifest.jsonl").write_text(
-        json.dumps({"id": "a", "audio": "a.wav", "text": "hello there", "answer": "x"}) + "\n"
-    )
+    (tmp_path / "manifest.jsonl").write_text("".join(
+        json.dumps({"id": i, "audio": "a.wav", "text": "hello there", "answer": "x"}) + "\n"
+        for i in ("a", "b")))  # fmt: skip
     out = tmp_path / "out"
     code = main(["eval", str(tmp_path), "--url", "ws://127.0.0.1:9/ws", "--out", str(out),
-                 "--no-progress"])  # fmt: skip
+                 "--no-progress", "--concurrency", "4"])  # fmt: skip
     assert code == 1
     results = json.loads((out / "results.json").read_text())
-    assert len(results["turns"]) == 3 and all(t["error"] for t in results["turns"])
-    assert all(t["outcome"] == "missing" for t in results["turns"])
+    assert [(t["id"], t["strategy"]) for t in results["turns"]] == [
+        (i, s) for i in ("a", "b") for s in ("final", "fixed-interval", "triggered")
+    ]  # in (clip, strategy) order, whatever order they finished in
+    assert all(t["error"] and t["outcome"] == "missing" for t in results["turns"])
     events = [json.loads(line) for line in (out / "events.jsonl").open()]
-    assert len(events) == 3 and all(e["error"].startswith("session:") for e in events)
+    assert len(events) == 6 and all(e["error"].startswith("session:") for e in events)
     assert (out / "report.html").exists()
 
 
@@ -210,3 +212,49 @@ def test_rescore_rebuilds_the_report_from_recorded_events(tmp_path):
         "| reused call fired before end of speech, P50 (ms) | 700 |"
         in (out / "report.md").read_text()
     )
+
+
+def test_rescore_with_an_llm_judge(tmp_path):
+    """--judge-url/--judge-model grade through an OpenAI-compatible endpoint (a local stand-in)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    asked = []
+
+    class Judge(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            asked.append(body["messages"][1]["content"])
+            reply = {"choices": [{"message": {"content": '{"correct": true}'}}]}
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    http = HTTPServer(("127.0.0.1", 0), Judge)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        write_wav(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+        (tmp_path / "manifest.jsonl").write_text(json.dumps(
+            {"id": "a", "audio": "a.wav", "text": "who is older", "answer": "Denzel"}) + "\n")  # fmt: skip
+        out = tmp_path / "eval"
+        out.mkdir()
+        turn = {"id": "a", "strategy": "final", "question": "who is older", "gold": ["Denzel"],
+                "domain": "", "question_type": "comparison", "voice": "", "transcript": "who is older",
+                "answer": "Washington was born first.", "metrics": {"calls": 1}, "events": [],
+                "client_first_audio_ms": None, "answer_audio_ms": 0, "error": None}  # fmt: skip
+        (out / "events.jsonl").write_text(json.dumps(turn) + "\n")
+        code = main(["eval", str(tmp_path), "--rescore", "--strategies", "final", "--out", str(out),
+                     "--judge-url", f"http://127.0.0.1:{http.server_port}",
+                     "--judge-model", "grader"])  # fmt: skip
+    finally:
+        http.shutdown()
+    assert code == 0 and len(asked) == 1 and "Washington was born first." in asked[0]
+    results = json.loads((out / "results.json").read_text())
+    assert results["turns"][0]["outcome"] == "correct"  # the rule judge alone says hallucinated
+    assert results["meta"]["judge"] == "llm grader"
