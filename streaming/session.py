@@ -173,21 +173,19 @@ class Session:
             self.config.partial_interval_ms,
             self.config.final_beam_size,
         )
-        tools, kg_parse = self.toolset.tools(), self.toolset.kg_parse
-        same_results = self.toolset.same_results if self.toolset.local_corpus else None
-        if opts.get("evidence"):  # CRAG Task 1: search this question's own pages only
-            try:
-                tools, same_results = self.toolset.evidence_tools(str(opts["evidence"]))
-                kg_parse = None
-            except ValueError as exc:
-                self.error("unknown_evidence", f"{exc}; using the server's own tools")
+        try:  # "evidence": CRAG Task 1, search this question's own pages only
+            evidence = opts.get("evidence")
+            chosen = self.toolset.for_session(str(evidence) if evidence else None)
+        except ValueError as exc:
+            self.error("unknown_evidence", f"{exc}; using the server's own tools")
+            chosen = self.toolset.for_session()
         self.lookup = Lookup(
-            tools,
+            chosen.tools,
             self.emit,
             self.strategy,
             self.config.tool_deadline_ms / 1000,
-            kg_parse=kg_parse,
-            same_results=same_results,
+            kg_parse=chosen.kg_parse,
+            same_results=chosen.same_results,
             max_parallel=self.config.max_parallel_calls,
             audit=bool(opts.get("audit", False)),
         )

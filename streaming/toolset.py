@@ -4,7 +4,7 @@ By default the search service runs in-process (one command for the demo) with th
 latency profile; ``search_url`` points the assistant at any other service instead, ours or a
 SearxNG-style JSON API.
 
-A session may instead search one question's own evidence (CRAG Task 1): ``evidence_tools(id)``
+A session may instead search one question's own evidence (CRAG Task 1): ``for_session(id)``
 serves ``<evidence_dir>/<id>.jsonl`` through a local index with the same latency profile.
 """
 
@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from aiohttp import web
 
@@ -27,6 +28,16 @@ from .engine import Engine
 from .lookup import Tool
 
 log = logging.getLogger(__name__)
+
+
+def _top_ids(index: Bm25Index, query: str, k: int) -> tuple[str, ...]:
+    return tuple(h.doc.id for h in index.search(query, k))
+
+
+class SessionTools(NamedTuple):
+    tools: dict[str, Tool]
+    kg_parse: Callable[[str], tuple[str, str] | None] | None
+    same_results: Callable[[str, str], bool] | None
 
 
 class ToolSet:
@@ -70,7 +81,7 @@ class ToolSet:
         return not self.config.search_url or self.config.search_url == "local"
 
     def _local_top_ids(self, query: str) -> tuple[str, ...]:
-        return tuple(h.doc.id for h in self.engine.index.search(query, self.config.top_k))
+        return _top_ids(self.engine.index, query, self.config.top_k)
 
     def same_results(self, a: str, b: str) -> bool:
         """Cheap local sufficiency check: both queries give the same top-k documents."""
@@ -90,24 +101,24 @@ class ToolSet:
             raise ValueError(f"no evidence {evidence_id!r} in {self.config.evidence_dir}")
         return Bm25Index(load_documents(path))
 
-    def evidence_tools(
-        self, evidence_id: str
-    ) -> tuple[dict[str, Tool], Callable[[str, str], bool]]:
-        """Search over one question's evidence, and its local sufficiency check.
-        Raises ValueError for an unknown or malformed id."""
+    def for_session(self, evidence_id: str | None = None) -> SessionTools:
+        """The tools, KG parser and sufficiency check for one session: the server's own, or
+        (CRAG Task 1) a search over one question's evidence only, with the same latency profile.
+        Raises ValueError for an unknown or malformed evidence id."""
+        if not evidence_id:
+            local = self.same_results if self.local_corpus else None
+            return SessionTools(self.tools(), self.kg_parse, local)
         index = self._evidence_index(evidence_id)
         self._evidence_calls += 1
         profile = LatencyProfile.parse(self.config.search_latency)
-        tool = LocalSearchTool(
-            index, self.config.top_k, profile, self.config.seed + self._evidence_calls
-        )
         k = self.config.top_k
+        tool = LocalSearchTool(index, k, profile, self.config.seed + self._evidence_calls)
 
         def same_results(a: str, b: str) -> bool:
-            ids_a = [h.doc.id for h in index.search(a, k)]
-            return bool(ids_a) and ids_a == [h.doc.id for h in index.search(b, k)]
+            ids = _top_ids(index, a, k)
+            return bool(ids) and ids == _top_ids(index, b, k)
 
-        return {"search": tool}, same_results
+        return SessionTools({"search": tool}, None, same_results)
 
     async def close(self) -> None:
         if isinstance(self.search, HttpSearchTool):
