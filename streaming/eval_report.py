@@ -25,8 +25,11 @@ PLOTS = (
 
 
 def _f(value: Any, kind: str = "ms") -> str:
+    """A number as ms, % or x.xx; kind "" passes text through."""
     if value is None:
         return "–"
+    if kind == "":
+        return str(value)
     if kind == "ms":
         return f"{value:.0f}"
     if kind == "%":
@@ -54,15 +57,12 @@ def headline(summary: dict[str, dict], strategies: Sequence[str]) -> Table:
     add("turns with zero tool wait", lambda x: x["zero_wait_share"], "%")
     add("tool calls per turn", lambda x: x["calls_per_turn"], "x")
     add("cancelled / wasted calls per turn",
-        lambda x: None, "x")  # fmt: skip
-    rows[-1][1:] = [f"{summary[s]['cancelled_per_turn'] or 0:.2f} / "
-                    f"{summary[s]['wasted_per_turn'] or 0:.2f}" for s in strategies]  # fmt: skip
+        lambda x: f"{x['cancelled_per_turn'] or 0:.2f} / {x['wasted_per_turn'] or 0:.2f}", "")  # fmt: skip
     add("turns answered from a speculative call", lambda x: x["reuse_share"], "%")
     add("reused call fired before end of speech, P50 (ms)",
         lambda x: x["reuse_lead_ms"]["p50"], "ms")  # fmt: skip
     add("reuse error rate (audited)", lambda x: x["reuse_error_rate"], "%")
-    add("turns (errors)", lambda x: None, "x")
-    rows[-1][1:] = [f"{summary[s]['turns']} ({summary[s]['errors']})" for s in strategies]
+    add("turns (errors)", lambda x: f"{x['turns']} ({x['errors']})", "")
     return ("Headline", ["", *strategies], rows)
 
 
