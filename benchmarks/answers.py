@@ -20,10 +20,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from streaming.answer import Answerer  # noqa: E402
-from streaming.config import Config  # noqa: E402
-from streaming.judge import Verdict, judge, score  # noqa: E402
-from streaming.llm import make_backend  # noqa: E402
+from streaming.answer.answerer import Answerer  # noqa: E402
+from streaming.answer.llm import make_backend  # noqa: E402
+from streaming.eval.judge import Verdict, judge, score  # noqa: E402
+from streaming.server.config import Config  # noqa: E402
 from tools.corpus import load_documents, load_questions  # noqa: E402
 from tools.search import Bm25Index  # noqa: E402
 

@@ -23,10 +23,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.answers import contains_gold  # noqa: E402
-from streaming.client import VoiceClient  # noqa: E402
-from streaming.config import Config  # noqa: E402
-from streaming.engine import Engine  # noqa: E402
-from streaming.server import bound_port, start_server  # noqa: E402
+from streaming.client.connection import VoiceClient  # noqa: E402
+from streaming.server.app import bound_port, start_server  # noqa: E402
+from streaming.server.config import Config  # noqa: E402
+from streaming.server.engine import Engine  # noqa: E402
 from tools.corpus import load_questions  # noqa: E402
 from voice.audio import resample  # noqa: E402
 

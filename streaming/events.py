@@ -100,6 +100,7 @@ class AnswerDelta(Event):
     system: ClassVar[bool] = False
     text: str
     source: str
+    answer: int = 0  # the answer generation: the binary audio frames after it belong to it
 
 
 @dataclass
@@ -108,6 +109,7 @@ class AnswerDone(Event):
     system: ClassVar[bool] = False
     text: str
     audio_ms: int
+    answer: int = 0
 
 
 @dataclass

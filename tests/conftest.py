@@ -23,8 +23,8 @@ CRAG_DIR = SHARED / "crag"
 
 @pytest.fixture(scope="session")
 def engine():
-    from streaming.config import Config
-    from streaming.engine import Engine
+    from streaming.server.config import Config
+    from streaming.server.engine import Engine
 
     # The product's default configuration; STREAMRAG_* variables (e.g. STREAMRAG_LLM_BACKEND)
     # run the same suite against another setup.
@@ -43,7 +43,7 @@ class RunningServer:
 
 @pytest.fixture(scope="session")
 async def server(engine):
-    from streaming.server import bound_port, start_server
+    from streaming.server.app import bound_port, start_server
 
     runner = await start_server(engine, "127.0.0.1", 0)
     yield RunningServer(runner, bound_port(runner))

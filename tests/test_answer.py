@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 from conftest import serve_routes
 
-from streaming.answer import (
+from streaming.answer.answerer import (
     HEDGE,
     IDK,
     Answerer,
@@ -15,7 +15,7 @@ from streaming.answer import (
     is_faithful,
     unsupported_terms,
 )
-from streaming.llm import LlamaCppBackend, OpenAiBackend
+from streaming.answer.llm import LlamaCppBackend, OpenAiBackend
 from tools.corpus import Document
 from tools.search import Bm25Index
 

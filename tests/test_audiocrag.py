@@ -11,21 +11,21 @@ import pytest
 from aiohttp import web
 from conftest import CRAG_DIR, serve_routes
 
-from streaming import audiocrag
-from streaming.audiocrag import (
+from streaming.cli.main import main
+from streaming.eval import clips
+from streaming.eval.clips import (
     RATE,
     build,
-    load_crag,
     make_clip,
     make_noise,
     parse_voice,
     resolve_voices,
-    spoken_wer,
 )
-from streaming.cli import main
-from streaming.judge import LlmJudge, Verdict, breakdown, judge, score
+from streaming.eval.crag import load_crag
+from streaming.eval.judge import LlmJudge, Verdict, breakdown, judge, score
 from tools.corpus import DATA_DIR, Question, load_questions
 from tools.evidence import chunk_text, evidence_index, html_to_text
+from voice.wer import spoken_wer
 
 DEV = CRAG_DIR / "dev_data.jsonl.bz2"
 SPLIT0 = CRAG_DIR / "crag_v4_questions_split0.jsonl"
@@ -255,10 +255,10 @@ def test_voices_and_missing_espeak(monkeypatch, caplog):
     assert parse_voice("espeak:en-us+f3").espeak_voice == "en-us+f3"
     with pytest.raises(ValueError):
         parse_voice("robot")
-    if audiocrag.shutil.which("espeak-ng"):
+    if clips.shutil.which("espeak-ng"):
         with pytest.raises(ValueError, match="no voice"):
             resolve_voices(["espeak:xx-bogus"])
-    monkeypatch.setattr(audiocrag.shutil, "which", lambda _: None)
+    monkeypatch.setattr(clips.shutil, "which", lambda _: None)
     with caplog.at_level(logging.WARNING):
         assert [v.name for v in resolve_voices(["piper", "espeak:en-gb"])] == ["piper"]
     assert "espeak-ng is not installed" in caplog.text
@@ -319,7 +319,7 @@ def test_build_end_to_end(engine, tmp_path):
     Which clips pass at max WER 0 varies run to run (piper samples noise; CI once heard
     "Australia" as "Bostriliate"), so the strict build checks the filter's rule on whatever it
     kept and rejected, and a lenient second build checks every WAV."""
-    voices = ["piper", "espeak:en-us"] if audiocrag.shutil.which("espeak-ng") else ["piper"]
+    voices = ["piper", "espeak:en-us"] if clips.shutil.which("espeak-ng") else ["piper"]
     for max_wer in (0.0, 10.0):
         out = tmp_path / str(max_wer)
         report = build(DATA_DIR / "qa" / "open.jsonl", out, voices=voices, limit=3, max_wer=max_wer,

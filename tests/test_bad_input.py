@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import websockets
 
-from streaming.client import VoiceClient
-from streaming.server import SESSIONS, bound_port, start_server
+from streaming.client.connection import VoiceClient
+from streaming.server.app import SESSIONS, bound_port, start_server
 from voice.audio import float32_to_pcm16
 
 

@@ -16,9 +16,11 @@ import av
 import numpy as np
 import pytest
 
-from streaming.cli import main
-from streaming.mic import BufferSink, FileSource, run_mic
-from streaming.replay import replay_files, turns_done
+from streaming.cli.main import main
+from streaming.client.conversation import run_mic
+from streaming.client.devices import BufferSink, FileSource
+from streaming.client.replay import replay_files
+from streaming.client.session_io import turns_done
 from voice.audio import float32_to_pcm16, resample, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,7 +248,7 @@ async def test_mic_cli_on_a_fake_portaudio_device_answers_and_stops_on_ctrl_c(
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}:{ROOT}", FAKE_SD_WAV=str(wav))
     env["FAKE_SD_OUT"] = str(played)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "streaming.cli", "mic", "--url", server.ws_url, cwd=ROOT, env=env,
+        sys.executable, "-m", "streaming.cli.main", "mic", "--url", server.ws_url, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     lines = []
@@ -269,7 +271,7 @@ async def test_mic_cli_on_a_fake_portaudio_device_answers_and_stops_on_ctrl_c(
 
 async def run_cli(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "streaming.cli", *args, cwd=ROOT,
+        sys.executable, "-m", "streaming.cli.main", *args, cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 120)

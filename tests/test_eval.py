@@ -8,12 +8,13 @@ import json
 import numpy as np
 import pytest
 
-from streaming.audiocrag import build
-from streaming.cli import main
-from streaming.eval_report import write_report
-from streaming.eval_score import disagreements, judge_records, summarize
-from streaming.evaluate import load_manifest, run_eval
-from streaming.judge import judge
+from streaming.cli.main import main
+from streaming.eval.clips import build
+from streaming.eval.judge import judge
+from streaming.eval.manifest import load_manifest
+from streaming.eval.report import write_report
+from streaming.eval.run import run_eval
+from streaming.eval.score import disagreements, judge_records, summarize
 from tools.corpus import Question
 from voice.audio import write_wav
 
@@ -150,7 +151,7 @@ async def test_eval_searches_each_questions_own_evidence(engine, tmp_path):
     """CRAG Task 1: a question's pages become its evidence, and the session searches only them."""
     from dataclasses import replace
 
-    from streaming.server import bound_port, start_server
+    from streaming.server.app import bound_port, start_server
     from tools.corpus import load_questions
 
     q = next(q for q in load_questions() if q.id == "open-q001")  # carries a snippet page

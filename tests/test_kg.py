@@ -5,12 +5,14 @@ Fast: no audio models, one in-memory graph per module.
 
 import asyncio
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tools.corpus import load_documents, load_questions
-from tools.kg import KgQuery, KgTool, KnowledgeGraph, norm
+from tools.kg import KgQuery, KnowledgeGraph, norm
+from tools.kg_tool import KgTool
 from tools.latency import LatencyProfile
 
 
@@ -221,3 +223,39 @@ async def test_errors_become_results(docs):
 
     res = await KgTool(Broken(), {d.id: d for d in docs})("who is the ceo of apple")  # type: ignore[arg-type]
     assert res.error == "graph is gone" and res.hits == [] and res.meta == {}
+
+
+def _partials(limit=None):
+    """Every word prefix of the bundled questions: what the parser sees while the user talks."""
+    out = []
+    for q in load_questions()[:limit]:
+        words = q.query.split()
+        out += [" ".join(words[:i]) for i in range(1, len(words) + 1)]
+    return out
+
+
+def test_memoized_parse_equals_the_uncached_parse(kg):
+    uncached = KnowledgeGraph(kg.conn, parse_cache=0, fuzzy_cache=0)
+    texts = _partials(60) + ["WHO DIRECTED THE DARK NIGHT", "when was Beyoncé born?",
+                              "Apple's CEO, 1,000 times", "", "   ", "??"]  # fmt: skip
+    kg.clear_caches()
+    first = [kg.parse(t) for t in texts]
+    again = [kg.parse(t) for t in texts]  # from the memo now
+    assert first == again == [uncached.parse(t) for t in texts]
+    # same tokens, same memo entry: case, accents and punctuation do not matter
+    assert kg.parse("Capital of AUSTRALIA??") is kg.parse("capital of australia")
+
+
+async def test_parse_through_the_executor_equals_inline(kg):
+    from tools.offload import cpu_executor, off_loop
+
+    texts = _partials(30)
+    kg.clear_caches()
+    off = await asyncio.gather(*(off_loop(kg.kg_key, t) for t in texts))
+    kg.clear_caches()
+    assert list(off) == [kg.kg_key(t) for t in texts]
+    with ThreadPoolExecutor(2) as pool:
+        assert [await off_loop(kg.kg_key, t, executor=pool) for t in texts] == list(off)
+    assert cpu_executor() is cpu_executor()  # one shared pool per process
+    name = await off_loop(lambda: threading.current_thread().name)
+    assert name.startswith("streamrag-cpu")

@@ -1,11 +1,15 @@
 """Predictor, reflector and query generation driven by scripted partial timelines (no models)."""
 
 import asyncio
+import threading
+import time
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import pytest
 
-from streaming.lookup import Lookup
-from streaming.predictor import (
+from streaming.events import ToolCall, ToolCancelled, ToolReused
+from streaming.rag.lookup import Lookup
+from streaming.rag.predictor import (
     CallView,
     Predictor,
     apply_corrections,
@@ -180,3 +184,168 @@ def test_latency_profiles_have_the_stated_median_and_p90(spec, median, p90):
     assert abs(xs[2000] - median) < 0.05 * median + 1e-9
     assert abs(xs[3600] - p90) < 0.08 * p90 + 1e-9
     assert str(LatencyProfile.parse(str(profile))) == str(profile)
+
+
+# --- Lookup with the knowledge-graph parse and the sufficiency check off the event loop ---------
+class InstantTool:
+    """A tool that answers at once, one hit named after the query."""
+
+    def __init__(self, name):
+        self.name = name
+        self.started: list[str] = []
+
+    async def __call__(self, query, deadline_s=3.0):
+        self.started.append(query)
+        return SearchResult(query, [Hit(_doc(f"{self.name}:{query}"), 1.0, query)], 1.0)
+
+
+class InlineExecutor(Executor):
+    """Runs the work inside submit, on the event loop: the blocking behaviour from before."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def slow_kg_parse(delays, calls=None):
+    """The test parser, sleeping ``delays[text]`` seconds (in whatever thread runs it)."""
+
+    def parse(text):
+        if calls is not None:
+            calls.append((text, threading.current_thread().name))
+        time.sleep(delays.get(text, 0.0))
+        return kg_parse(text)
+
+    return parse
+
+
+def tool_events(events):
+    """ToolCall / ToolCancelled / ToolReused as comparable tuples, call ids numbered per run."""
+    ids: dict[str, int] = {}
+    out = []
+    for e in events:
+        if isinstance(e, ToolCall | ToolCancelled | ToolReused):
+            n = ids.setdefault(e.id, len(ids))
+            if isinstance(e, ToolCall):
+                out.append(("call", n, e.tool, e.query, e.speculative, e.audio_ms))
+            elif isinstance(e, ToolCancelled):
+                out.append(("cancelled", n, e.reason))
+            else:
+                out.append(("reused", n, e.query, e.final_query))
+    return out
+
+
+async def replay_lookup(executor, delays, timeline=TIMELINE, settle=True):
+    tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
+    events = []
+    lookup = Lookup(tools, events.append, "triggered", kg_parse=slow_kg_parse(delays),
+                    executor=executor)  # fmt: skip
+    lookup.reset()
+    t0 = time.perf_counter()
+    for t, text in timeline:
+        lookup.on_partial(text, t)
+    on_partial_s = time.perf_counter() - t0
+    if settle:
+        await lookup._flush()
+    outcome = await lookup.resolve("What is the capital of Australia?", 4000)
+    lookup.close()
+    return events, outcome, on_partial_s
+
+
+async def test_lookup_off_loop_fires_the_same_calls_in_the_same_order():
+    slow = {"What is the capital of": 0.05, "What is the capital of Austr": 0.03}
+    inline, inline_outcome, _ = await replay_lookup(InlineExecutor(), {})
+    with ThreadPoolExecutor(2) as pool:
+        events, outcome, on_partial_s = await replay_lookup(pool, slow)
+    assert on_partial_s < 0.03  # the partials never waited for the 80 ms of parsing
+    assert tool_events(events) == tool_events(inline)
+    assert [e[2:4] for e in tool_events(events) if e[0] == "call"] == [
+        ("search", "capital austr"),
+        ("search", "capital australia"),
+        ("kg", "What is the capital of Australia?"),
+    ]
+    assert outcome.reused and inline_outcome.reused
+    drop_ids = lambda stats: {k: v for k, v in stats.items() if k != "reuse"}  # noqa: E731
+    assert drop_ids(outcome.stats) == drop_ids(inline_outcome.stats)
+    assert [h.doc.id for h in outcome.hits] == [h.doc.id for h in inline_outcome.hits]
+
+
+async def test_resolve_waits_for_partials_still_being_parsed():
+    slow = {"What is the capital of Australia?": 0.05}
+    with ThreadPoolExecutor(2) as pool:
+        events, outcome, _ = await replay_lookup(pool, slow, settle=False)
+    inline, _, _ = await replay_lookup(InlineExecutor(), {})
+    assert tool_events(events) == tool_events(inline)  # kg call fired by the partial, reused
+    assert outcome.reused and outcome.stats["reuse"].count(",") == 1  # kg and search reused
+
+
+async def test_reset_drops_partials_still_being_parsed():
+    tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
+    events = []
+    with ThreadPoolExecutor(1) as pool:
+        lookup = Lookup(tools, events.append, "triggered", executor=pool,
+                        kg_parse=slow_kg_parse({"capital of australia": 0.05}))  # fmt: skip
+        lookup.reset()
+        lookup.on_partial("capital of australia", 1000)
+        lookup.on_partial("capital of australia please", 1200)
+        lookup.reset()  # barge-in: a new turn before the parse came back
+        await asyncio.sleep(0.1)
+    assert tool_events(events) == [] and not lookup.calls
+
+
+async def test_kg_parse_runs_off_the_loop_once_per_text():
+    calls = []
+    tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
+    lookup = Lookup(tools, [].append, "triggered", kg_parse=slow_kg_parse({}, calls))
+    lookup.reset()
+    for t, text in TIMELINE:
+        lookup.on_partial(text, t)
+    outcome = await lookup.resolve("What is the capital of Australia?", 4000)
+    texts = [text for text, _ in calls]
+    assert texts == ["What is the capital of", "What is the capital of Austr",
+                     "What is the capital of Australia?"]  # fmt: skip
+    assert all(thread != threading.current_thread().name for _, thread in calls)
+    assert outcome.reused
+    assert lookup.peek("What is the capital of Australia?") is not None
+    assert len(calls) == 3  # the repeated partial, resolve and peek used the memo
+
+
+async def test_a_broken_kg_parser_costs_the_kg_call_not_the_session():
+    def broken(text):
+        raise RuntimeError("graph is gone")
+
+    tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
+    events = []
+    lookup = Lookup(tools, events.append, "triggered", kg_parse=broken)
+    lookup.reset()
+    for t, text in TIMELINE:
+        lookup.on_partial(text, t)
+    outcome = await lookup.resolve("What is the capital of Australia?", 4000)
+    assert {e[2] for e in tool_events(events) if e[0] == "call"} == {"search"}
+    assert outcome.reused and outcome.hits
+
+
+async def test_sufficiency_check_runs_off_the_loop_with_the_same_decision():
+    threads = []
+
+    def same(a, b):
+        threads.append(threading.current_thread().name)
+        return {"capital", "australia"} <= set(a.split()) & set(b.split())
+
+    tool, events = InstantTool("search"), []
+    lookup = Lookup({"search": tool}, events.append, "fixed-interval", same_results=same)
+    lookup.reset()
+    lookup.on_partial("australia capital city", 2000)
+    await asyncio.sleep(0)
+    outcome = await lookup.resolve("capital of australia", 3000)
+    assert outcome.reused and tool.started == ["australia capital city"]
+    assert threads and all(t != threading.current_thread().name for t in threads)
+    # decided by keys alone (the earliest call has the final key): no check, no thread hop
+    threads.clear()
+    lookup.reset()
+    outcome = await lookup.resolve("australia capital city", 4000)
+    assert outcome.reused and threads == []

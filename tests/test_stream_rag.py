@@ -2,7 +2,7 @@
 
 import pytest
 
-from streaming.client import VoiceClient
+from streaming.client.connection import VoiceClient
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ async def test_preemptive_answer_is_committed_when_the_final_matches(engine, spe
     """With evidence in hand at the first pause, the answer is prepared before the end of turn."""
     import dataclasses
 
-    from streaming.server import bound_port, start_server
+    from streaming.server.app import bound_port, start_server
 
     quick = dataclasses.replace(
         engine, config=engine.config.replace(search_latency="none", kg_latency="none")

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from streaming.client import VoiceClient
+from streaming.client.connection import VoiceClient
 from tools.corpus import load_questions
 from voice.wer import word_error_rate
 

@@ -1,4 +1,4 @@
-"""A small knowledge graph over the knowledge base's fact triples, kept in SQLite, as an async tool.
+"""A small knowledge graph over the knowledge base's fact triples, kept in SQLite.
 
 Entities are a document's title and its facts' subjects (one per name and domain), with cheap
 aliases. A question is parsed into (entity, attribute): the entity by the longest alias n-gram of
@@ -8,23 +8,30 @@ attributes that entity actually has, so a partial transcript ("what is the capit
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import logging
-import random
 import re
 import sqlite3
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
 from .corpus import Document
-from .latency import LatencyProfile
-from .search import Hit, SearchResult
+from .kg_names import (
+    _YEAR,
+    _aliases,
+    _best_sentence,
+    _find,
+    _root,
+    _seq,
+    _share,
+    norm,
+    norm_tokens,
+)
 from .text import FILLERS, STOPWORDS, content_words, split_sentences, stem, tokens
 
 log = logging.getLogger(__name__)
@@ -43,84 +50,6 @@ CREATE INDEX facts_target ON facts(target_id);
 # itself always counts. Multi-word cues match in order with gaps allowed, after stopwords (except
 # _KEEP) are dropped.
 _SYNONYMS = (Path(__file__).parent / "data" / "kg_synonyms.txt").read_text(encoding="utf-8")
-_KEEP = frozenset("who what when where which how most by up".split())  # cue-bearing stopwords
-_CORP = frozenset("inc corporation corp company co group ltd plc llc fc f c cf ag sa holdings "
-                  "platforms index river".split())  # fmt: skip
-_LEAD = frozenset("the annual mount river".split())
-_EXTRA = {"academy awards": ("oscars", "oscar"), "grammy awards": ("grammys", "grammy")}
-_ROMAN = {"ii": ("2", "two"), "iii": ("3", "three"), "iv": ("4", "four")}
-_YEAR = re.compile(r"^(1[0-9]|20)\d\d$")
-
-
-def norm_tokens(text: str) -> list[str]:
-    """Folded lowercase tokens with possessives dropped ("Apple's" -> "apple")."""
-    return [t.split("'")[0] for t in tokens(text)]
-
-
-def norm(text: str) -> str:
-    return " ".join(norm_tokens(text))
-
-
-def _root(word: str) -> str:
-    """Stem plus -ed/-ing/-e, so "released"/"release" and "acquire"/"acquired" meet."""
-    word = stem(word)
-    for suffix in ("ing", "ed"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            word = word[: -len(suffix)]
-            break
-    return word[:-1] if len(word) > 4 and word.endswith("e") else word
-
-
-def _seq(toks: Iterable[str]) -> tuple[str, ...]:
-    return tuple(_root(t) for t in toks if t in _KEEP or (t not in STOPWORDS and t not in FILLERS))
-
-
-def _find(cues: Iterable[tuple[str, ...]], seq: tuple[str, ...]) -> set[int]:
-    """Positions in ``seq`` covered by any cue (its words in order, gaps allowed)."""
-    out: set[int] = set()
-    for cue in cues:
-        pos: list[int] = []
-        for word in cue:
-            start = pos[-1] + 1 if pos else 0
-            nxt = next((j for j in range(start, len(seq)) if seq[j] == word), -1)
-            if nxt < 0:
-                break
-            pos.append(nxt)
-        out.update(pos if len(pos) == len(cue) else ())
-    return out
-
-
-def _share(words: set[str], other: set[str]) -> float:
-    return len(words & other) / len(words) if words else 0.0
-
-
-def _aliases(name: str, team: bool = False) -> dict[str, float]:
-    """Normalized aliases of a name: itself (1.0) and cheap variants (0.95)."""
-    exact = {norm(name), norm(name.replace("&", " and ")), norm(re.sub(r"\([^)]*\)", " ", name))}
-    out = {a: 1.0 for a in exact if a and not a.replace(" ", "").isdigit()}
-    for a in list(out):
-        t = a.split()
-        while len(t) > 1 and (t[0] in _LEAD | _CORP or re.fullmatch(r"\d+(st|nd|rd|th)", t[0])):
-            t = t[1:]
-        while len(t) > 1 and t[-1] in _CORP:
-            t = t[:-1]
-        variants = [" ".join(t), *_EXTRA.get(" ".join(t), ())]
-        if set(t) & set(_ROMAN):  # "part ii" -> "part 2", "part two"
-            variants += [" ".join(_ROMAN.get(w, (w, w))[k] for w in t) for k in (0, 1)]
-        if team and len(t) > 1 and t[-1].endswith("s"):  # "boston celtics" -> "celtics"
-            variants += [t[-1], " ".join(t[-2:])]
-        for v in variants:
-            if v and v not in out and not set(v.split()) <= STOPWORDS:
-                out[v] = 0.95
-    return out
-
-
-def _best_sentence(sentences: list[str], subject: str, value: str) -> str:
-    """The sentence holding the value (and the subject, if one does), else the closest one."""
-    padded = [f" {norm(s)} " for s in sentences]
-    v, s, vt = f" {norm(value)} ", f" {norm(subject)} ", set(norm_tokens(value))
-    key = [(v in p, s in p, len(vt & set(p.split())), -i) for i, p in enumerate(padded)]
-    return sentences[key.index(max(key))] if sentences else ""
 
 
 @dataclass(frozen=True)
@@ -157,9 +86,15 @@ class _Match(NamedTuple):
 
 
 class KnowledgeGraph:
-    """Entities, aliases and facts in SQLite (matching caches in memory); thread-safe."""
+    """Entities, aliases and facts in SQLite (matching caches in memory); thread-safe.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``parse`` is memoized per normalized text and the fuzzy alias scan per n-gram (both LRU
+    bounded, both pure functions of the graph): a partial transcript repeats the n-grams of the
+    one before, so only the newly heard words cost a difflib scan."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, parse_cache: int = 4096, fuzzy_cache: int = 16384
+    ) -> None:
         self.conn, self._lock = conn, threading.Lock()
         self.entities = {r[0]: EntityRow(*r) for r in self._sql("SELECT * FROM entities")}
         self._alias: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -190,6 +125,8 @@ class KnowledgeGraph:
             units = [u for u in re.findall(r"[a-z]+|\d+", attr) if u not in STOPWORDS]
             unit_cues = [(u, [(_root(u),), *syn.get(u, [])]) for u in units]
             self._cues[attr] = (unit_cues, syn.get(attr, []) if len(units) > 1 else [])
+        self._parse_cached = lru_cache(maxsize=parse_cache)(self._parse)
+        self._fuzzy = lru_cache(maxsize=fuzzy_cache)(self._fuzzy_scan)
 
     def _sql(self, query: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -290,8 +227,8 @@ class KnowledgeGraph:
         cue_only = {_root(w) for w in gram} <= self._cue_words
         return len(text) >= 5 and not edges and not cue_only and text not in self._prefixes
 
-    def _fuzzy(self, text: str) -> list[tuple[str, float]]:
-        """Aliases within difflib ratio 0.85 of ``text`` (spaces ignored)."""
+    def _fuzzy_scan(self, text: str) -> tuple[tuple[str, float], ...]:
+        """Aliases within difflib ratio 0.85 of ``text`` (spaces ignored); cached as ``_fuzzy``."""
         matcher, out = difflib.SequenceMatcher(None, "", text, autojunk=False), []
         for size in range(int(len(text) * 0.74), int(len(text) / 0.74) + 1):
             for flat, alias in self._by_len.get(size, ()):
@@ -299,7 +236,7 @@ class KnowledgeGraph:
                 if matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85:
                     if (ratio := matcher.ratio()) >= 0.85:
                         out.append((alias, ratio))
-        return out
+        return tuple(out)
 
     def find_entities(self, text: str, limit: int = 3) -> list[tuple[EntityRow, float]]:
         """Entities named in ``text``, best (exact, longer) first."""
@@ -330,6 +267,15 @@ class KnowledgeGraph:
 
     def parse(self, text: str) -> KgQuery | None:
         """(entity, attribute) asked about in ``text``, if both are there and the entity has it."""
+        # Everything below reads ``text`` only through tokens(), so its tokens are the cache key.
+        return self._parse_cached(" ".join(tokens(text)))
+
+    def clear_caches(self) -> None:
+        """Forget memoized parses and fuzzy scans (benchmarks measure the cold cost)."""
+        self._parse_cached.cache_clear()
+        self._fuzzy.cache_clear()
+
+    def _parse(self, text: str) -> KgQuery | None:
         toks = norm_tokens(text)
         padded, q_words = f" {' '.join(toks)} ", set(content_words(text))
         q_years = {t for t in toks if _YEAR.match(t)}
@@ -380,46 +326,3 @@ class KnowledgeGraph:
             for eid in self._ids(entity)
             for a, t in self._sql(sql, (eid, eid))
         ]
-
-
-class KgTool:
-    """Async knowledge-graph tool with a simulated latency and a deadline. Never raises."""
-
-    name = "kg"
-
-    def __init__(
-        self,
-        kg: KnowledgeGraph,
-        docs_by_id: dict[str, Document],
-        latency: LatencyProfile = LatencyProfile(),  # noqa: B008 (frozen, so safe to share)
-        seed: int | None = None,
-    ) -> None:
-        self.kg, self.docs_by_id, self.latency = kg, docs_by_id, latency
-        self._rng = random.Random(seed) if seed is not None else None
-
-    async def _run(self, text: str) -> tuple[KgQuery | None, list[Fact]]:
-        q = await asyncio.to_thread(self.kg.parse, text)
-        if q is None:  # nothing parsed: no request to send, so no latency either
-            return None, []
-        await self.latency.wait(self._rng)
-        return q, self.kg.lookup(q)  # one indexed query
-
-    async def __call__(self, query_text: str, deadline_s: float = 3.0) -> SearchResult:
-        t0 = time.perf_counter()
-        try:
-            q, facts = await asyncio.wait_for(self._run(query_text), deadline_s)
-        except TimeoutError:
-            return SearchResult(
-                query_text, [], (time.perf_counter() - t0) * 1000, "deadline exceeded"
-            )
-        except Exception as exc:  # a broken tool degrades the answer, never the session
-            log.exception("kg lookup failed")
-            return SearchResult(query_text, [], (time.perf_counter() - t0) * 1000, str(exc))
-        hits: dict[tuple[str, str], Hit] = {}  # one hit per sentence (three founders, one line)
-        for f in facts:
-            src = self.docs_by_id.get(f.doc_id) or Document(f.doc_id, "", "")
-            doc = Document(f.doc_id, f.entity, f.sentence, src.url, src.domain)
-            hits.setdefault((f.doc_id, f.sentence), Hit(doc, 1.0, f.sentence))
-        meta = {"entity": q.entity, "attribute": q.attribute} if q else {}
-        elapsed = (time.perf_counter() - t0) * 1000
-        return SearchResult(query_text, list(hits.values()), elapsed, None, meta)

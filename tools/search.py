@@ -7,15 +7,18 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import bm25s
 import numpy as np
 
 from .corpus import Document
 from .latency import LatencyProfile
+from .offload import off_loop
 from .text import content_words, overlap, split_sentences
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class LocalSearchTool:
 
     async def _search(self, query: str) -> list[Hit]:
         await self.latency.wait(self._rng)  # the simulated network and service time
-        return await asyncio.to_thread(self.index.search, query, self.k)
+        return await off_loop(self.index.search, query, self.k)
 
     async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult:
         t0 = time.perf_counter()

@@ -15,6 +15,10 @@ STOPWORDS = frozenset(
     whom why will with would you your yours yourself yourselves tell me please know can could
     us also i'd i'm what's who's whats whos it's""".split()
 )
+NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+).split()  # NUMBER_WORDS[n] is the word for n
 FILLERS = frozenset("um uh erm er ah hmm uhm mm like so well okay ok actually basically".split())
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")

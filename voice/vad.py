@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 import onnxruntime
 
+from .models import ModelWorker
+
 FRAME = 512  # samples at 16 kHz = 32 ms
 FRAME_MS = 32
 _CONTEXT = 64
@@ -26,9 +28,13 @@ def silero_model_path() -> str:
 
 
 class SileroVad:
-    """The shared Silero model. ``InferenceSession.run`` is thread-safe; state lives in streams."""
+    """The shared Silero model. ``InferenceSession.run`` is thread-safe; state lives in streams.
+
+    ``worker`` is the model's own thread: sessions run their frames there, off the event loop.
+    """
 
     def __init__(self, path: str | None = None) -> None:
+        self.worker = ModelWorker("vad")
         opts = onnxruntime.SessionOptions()
         opts.inter_op_num_threads = 1
         opts.intra_op_num_threads = 1
@@ -60,6 +66,10 @@ class VadStream:
         out, self._h, self._c = self._session.run(None, {"input": x, "h": self._h, "c": self._c})
         self._context = frame[-_CONTEXT:].astype(np.float32, copy=True)
         return float(np.asarray(out).reshape(-1)[0])
+
+    def probs(self, frames: list[np.ndarray]) -> list[float]:
+        """Probabilities of consecutive frames, in order (one worker job per websocket message)."""
+        return [self.prob(frame) for frame in frames]
 
 
 VadKind = Literal["speech_start", "pause", "resume", "end_of_turn"]

@@ -1,10 +1,13 @@
-"""Word error rate with light normalisation (case, punctuation, hyphens)."""
+"""Word error rate with light normalisation (case, punctuation, hyphens), plain or spoken."""
 
 from __future__ import annotations
 
 import re
 
+from tools.text import NUMBER_WORDS
+
 _WORD = re.compile(r"[a-z0-9']+")
+_DIGITS = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}
 
 
 def normalize_words(text: str) -> list[str]:
@@ -25,3 +28,14 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
         prev = cur
     return prev[-1] / len(ref)
+
+
+def spoken_wer(reference: str, hypothesis: str) -> float:
+    """WER after writing "&" as "and" and number words zero..twenty as digits on both sides, so
+    "3-point" heard as "three-point" or "S&P" as "S and P" is not an error."""
+
+    def spoken(text: str) -> str:
+        text = re.sub(r"\s*&\s*", " and ", text.lower())
+        return re.sub(r"[a-z]+", lambda m: _DIGITS.get(m.group(), m.group()), text)
+
+    return word_error_rate(spoken(reference), spoken(hypothesis))

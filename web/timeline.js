@@ -1,6 +1,6 @@
 // The per-turn timeline: one SVG card per turn (speech, VAD wait, partials, tool calls, answer
 // and audio on one time axis) and the turn's latency figures. Pure rendering of a `turn` object
-// that app.js keeps up to date from the server's events.
+// from turns.js into the card that view.js keeps for it.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -19,6 +19,7 @@ export function fmtMs(v) {
   return `${Math.round(v).toLocaleString("en-US")} ms`;
 }
 
+// a new card for the turn, first in the container, which keeps at most maxTimelines cards
 export function createTimeline(turn, container, maxTimelines) {
   const empty = container.querySelector(".empty");
   if (empty) empty.remove();
@@ -32,15 +33,15 @@ export function createTimeline(turn, container, maxTimelines) {
     </header>
     <div class="tl-canvas"></div>
     <div class="tl-metrics"></div>`;
-  turn.card = card;
   container.prepend(card);
   const cards = container.querySelectorAll(".timeline");
   for (let i = maxTimelines; i < cards.length; i++) cards[i].remove();
-  renderTimeline(turn);
+  renderTimeline(turn, card);
+  return card;
 }
 
-export function turnActive(turn, now) {
-  if (!turn.card || !turn.card.isConnected) return false;
+export function turnActive(turn, now, card) {
+  if (!card || !card.isConnected) return false;
   if (!turn.metrics) return true;
   return turn.playEndWall != null && turn.playEndWall > now - 200;
 }
@@ -51,11 +52,10 @@ function lastWall(turn) {
   return Math.max(...vals.filter((v) => v != null));
 }
 
-export function renderTimeline(turn) {
-  const card = turn.card;
+export function renderTimeline(turn, card) {
   if (!card || !card.isConnected) return;
   const now = performance.now();
-  const active = turnActive(turn, now);
+  const active = turnActive(turn, now, card);
   card.classList.toggle("active", active);
   card.classList.toggle("interrupted", turn.interrupted);
   card.dataset.strategy = turn.metrics?.strategy || turn.strategy;
@@ -260,7 +260,7 @@ export function renderTimeline(turn) {
   }
 
   box.replaceChildren(svg);
-  renderMetrics(turn);
+  renderMetrics(turn, card, active);
 }
 
 export function truncate(text, n) {
@@ -268,11 +268,11 @@ export function truncate(text, n) {
   return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 }
 
-function renderMetrics(turn) {
-  const box = turn.card.querySelector(".tl-metrics");
+function renderMetrics(turn, card, active) {
+  const box = card.querySelector(".tl-metrics");
   const m = turn.metrics;
   if (!m) {
-    box.innerHTML = `<span class="metric pending">${turnActive(turn, performance.now()) ? "measuring…" : "no metrics"}</span>`;
+    box.innerHTML = `<span class="metric pending">${active ? "measuring…" : "no metrics"}</span>`;
     return;
   }
   const items = [

@@ -1,0 +1,29 @@
+"""Every ``Config`` field as a ``--field-name`` flag; flags override environment and defaults."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from typing import get_type_hints
+
+from streaming.server.config import ENV_PREFIX, Config
+
+
+def add_config_flags(parser: argparse.ArgumentParser, only: set[str] | None = None) -> None:
+    """Add ``--field-name`` flags for Config fields (all, or those in ``only``)."""
+    hints = get_type_hints(Config)
+    for f in fields(Config):
+        if only is not None and f.name not in only:
+            continue
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            type=hints[f.name],
+            default=None,
+            help=f"{f.metadata.get('help', '')} (default {f.default!r}; env {ENV_PREFIX}{f.name.upper()})",
+        )
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    names = {f.name for f in fields(Config)}
+    return Config.from_env(**{k: v for k, v in vars(args).items() if k in names})

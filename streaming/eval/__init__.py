@@ -1,0 +1,1 @@
+"""Evaluation: spoken CRAG question sets, their replay through the server, scoring, reports."""

@@ -1,0 +1,171 @@
+"""The aiohttp server: ``/`` serves the web demo, ``/ws`` the voice sessions, ``/healthz`` status."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from streaming.events import Error
+from streaming.server.config import Config
+from streaming.server.engine import Engine
+from streaming.server.session import Session
+from streaming.server.toolset import ToolSet
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+ENGINE = web.AppKey("engine", Engine)
+TOOLS = web.AppKey("tools", ToolSet)
+
+
+class SessionRegistry:
+    """The open sessions, with a way to wait for their number to change (for tests, shutdown)."""
+
+    def __init__(self) -> None:
+        self._open: set[Session] = set()
+        self._changed = asyncio.Condition()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    async def add(self, session: Session) -> None:
+        async with self._changed:
+            self._open.add(session)
+            self._changed.notify_all()
+
+    async def discard(self, session: Session) -> None:
+        async with self._changed:
+            self._open.discard(session)
+            self._changed.notify_all()
+
+    async def wait_for_count(self, n: int, timeout: float = 5.0) -> int:
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: len(self._open) == n), timeout
+                )
+            except TimeoutError:
+                pass
+            return len(self._open)
+
+
+SESSIONS = web.AppKey("sessions", SessionRegistry)
+STARTED = web.AppKey("started", float)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    engine = app[ENGINE]
+    config = engine.config
+    # aiohttp's own limit closes the socket without a word; ours answers with an error event.
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=max(4 * config.max_frame_bytes, 1 << 20))
+    await ws.prepare(request)
+    sessions = app[SESSIONS]
+    if len(sessions) >= config.max_sessions:
+        await ws.send_json(Error("server_busy", f"{len(sessions)} sessions already open").to_json())
+        await ws.close()
+        return ws
+    session = Session(engine, ws, config, app[TOOLS])
+    await sessions.add(session)
+    log.info("session %s opened from %s (%d open)", session.id, request.remote, len(sessions))
+    try:
+        await session.run()
+    except Exception:  # one broken session must never take the server down
+        log.exception("session %s failed", session.id)
+    finally:
+        await sessions.discard(session)
+        if not ws.closed:
+            await ws.close()
+        log.info("session %s closed (%d open)", session.id, len(sessions))
+    return ws
+
+
+async def healthz(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    return web.json_response(
+        {
+            "ok": True,
+            "sessions": len(request.app[SESSIONS]),
+            "asr_model": engine.asr.name,
+            "llm_backend": engine.config.llm_backend,
+            "documents": len(engine.docs),
+            "search_url": request.app[TOOLS].search_url,
+            "tools": sorted(request.app[TOOLS].tools()),
+            "uptime_s": round(time.monotonic() - request.app[STARTED], 1),
+        }
+    )
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_DIR / "index.html")
+
+
+def create_app(engine: Engine) -> web.Application:
+    app = web.Application()
+    app[ENGINE] = engine
+    app[SESSIONS] = SessionRegistry()
+    app[STARTED] = time.monotonic()
+    app.router.add_get("/", index)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_static("/static/", WEB_DIR, show_index=False)
+    return app
+
+
+async def start_server(engine: Engine, host: str, port: int) -> web.AppRunner:
+    """Start serving in the running loop (used by tests and the CLI); returns the runner.
+    The tools (and the in-process search service) start with it and stop on cleanup."""
+    app = create_app(engine)
+    app[TOOLS] = await ToolSet(engine).start()
+
+    async def close_tools(app: web.Application) -> None:
+        await app[TOOLS].close()
+
+    app.on_cleanup.append(close_tools)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        if server and server.sockets:
+            return server.sockets[0].getsockname()[1]
+    raise RuntimeError("server is not listening")
+
+
+def run_until_interrupted(start: Callable[[], Awaitable[web.AppRunner]]) -> None:
+    """Start a server in a new event loop and keep it up until Ctrl-C, then clean it up."""
+
+    async def main() -> None:
+        runner = await start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+def serve(config: Config) -> None:
+    engine = Engine.load(config)
+    engine.warm_up()
+    gc.freeze()  # the loaded graph and indexes live forever: full collections skip them
+
+    async def start() -> web.AppRunner:
+        runner = await start_server(engine, config.host, config.port)
+        log.info("streamrag listening on http://%s:%d", config.host, bound_port(runner))
+        return runner
+
+    run_until_interrupted(start)

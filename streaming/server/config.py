@@ -1,0 +1,137 @@
+"""All settings in one typed place: defaults, then ``STREAMRAG_<FIELD>`` environment variables.
+
+CLI flags (``--field-name``) override both; they are generated from these fields in
+``streaming.cli.flags``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "STREAMRAG_"
+
+
+@dataclass
+class Config:
+    # --- server
+    host: str = field(default="127.0.0.1", metadata={"help": "bind address"})
+    port: int = field(default=8765, metadata={"help": "TCP port"})
+    max_sessions: int = field(default=16, metadata={"help": "concurrent websocket sessions"})
+    max_frame_bytes: int = field(default=64_000, metadata={"help": "largest accepted ws frame"})
+    max_audio_rate: float = field(
+        default=4.0, metadata={"help": "audio may arrive at most this many x real time"}
+    )
+    # --- audio / VAD
+    vad_threshold: float = field(default=0.5, metadata={"help": "speech probability to start"})
+    vad_neg_threshold: float = field(default=0.35, metadata={"help": "probability to stop"})
+    end_of_turn_ms: int = field(default=400, metadata={"help": "silence that ends a turn"})
+    speech_pad_ms: int = field(default=200, metadata={"help": "audio kept before speech"})
+    min_speech_ms: int = field(default=150, metadata={"help": "shorter bursts are ignored"})
+    early_final_ms: int = field(
+        default=128, metadata={"help": "silence after which a tentative final decode starts"}
+    )
+    # --- ASR
+    asr_model: str = field(
+        default="base", metadata={"help": "tiny.en | base | path to a CTranslate2 folder"}
+    )
+    asr_window_pad_s: float = field(
+        default=5.0,
+        metadata={"help": "encode audio + this much silence, not a 30 s window (0 = full window)"},
+    )
+    asr_threads: int = field(default=2, metadata={"help": "CTranslate2 CPU threads"})
+    partial_interval_ms: int = field(default=700, metadata={"help": "audio between partials"})
+    final_beam_size: int = field(default=1, metadata={"help": "beam size of the final decode"})
+    # --- tools
+    corpus: str = field(
+        default="", metadata={"help": "folder or jsonl of documents (default: bundled)"}
+    )
+    top_k: int = field(default=3, metadata={"help": "documents passed to the answer"})
+    tool_deadline_ms: int = field(default=4000, metadata={"help": "per tool call deadline"})
+    search_url: str = field(
+        default="",
+        metadata={"help": "search API base URL; empty: start ours in-process; 'local': no HTTP"},
+    )
+    search_api: str = field(default="streamrag", metadata={"help": "streamrag | searxng"})
+    search_latency: str = field(
+        default="lognormal:median=0.8,p90=2.0",
+        metadata={
+            "help": "latency profile of the in-process search service (none | fixed:S | lognormal:median=S,p90=S)"
+        },
+    )
+    evidence_dir: str = field(
+        default="",
+        metadata={
+            "help": "folder of per-question evidence (<id>.jsonl passages from `audiocrag build`) "
+            "that a session selects with the start option `evidence` (CRAG Task 1)"
+        },
+    )
+    kg: bool = field(default=True, metadata={"help": "use the knowledge-graph tool"})
+    kg_latency: str = field(
+        default="lognormal:median=0.3,p90=0.8",
+        metadata={"help": "latency profile of the knowledge graph"},
+    )
+    max_parallel_calls: int = field(
+        default=4, metadata={"help": "speculative calls in flight per session"}
+    )
+    seed: int = field(default=0, metadata={"help": "seed of the simulated tool latencies"})
+    # --- predictor
+    strategy: str = field(
+        default="triggered", metadata={"help": "final | fixed-interval | triggered"}
+    )
+    preemptive_answer: bool = field(
+        default=True,
+        metadata={"help": "prepare the answer at the first pause when evidence is in hand"},
+    )
+    # --- answer
+    llm_backend: str = field(
+        default="extractive",
+        metadata={
+            "help": "extractive | llama (SmolLM2 via llama.cpp) | openai (any compatible endpoint)"
+        },
+    )
+    llm_model_path: str = field(default="", metadata={"help": "GGUF path (default: SmolLM2)"})
+    llm_threads: int = field(default=2, metadata={"help": "llama.cpp threads"})
+    openai_base_url: str = field(
+        default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible base URL"}
+    )
+    openai_model: str = field(default="default", metadata={"help": "model name for the endpoint"})
+    openai_api_key_env: str = field(
+        default="OPENAI_API_KEY", metadata={"help": "env var holding the key"}
+    )
+    max_answer_tokens: int = field(default=48, metadata={"help": "LLM token budget per answer"})
+    min_evidence_score: float = field(
+        default=0.34,
+        metadata={"help": "below this query-evidence overlap the answer is I don't know"},
+    )
+    # --- TTS
+    tts_length_scale: float = field(
+        default=1.0, metadata={"help": "piper speaking rate (<1 faster)"}
+    )
+    output_sample_rate: int = field(default=16000, metadata={"help": "default answer audio rate"})
+    # --- misc
+    log_level: str = field(default="INFO", metadata={"help": "logging level"})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
+        """Defaults, then ``STREAMRAG_*`` variables, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(hints[f.name], raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(kind: Any, raw: str) -> Any:
+    if kind is bool:
+        return raw.lower() in {"1", "true", "yes", "on"}
+    return kind(raw)

@@ -1,0 +1,81 @@
+"""The record of one turn: timestamps and facts marked as it runs, turned into ``turn_metrics``.
+
+Wall-clock marks (``time.monotonic()``) give latencies; audio-time marks (ms of audio received)
+say where in the stream speech ended and the turn was decided. See docs/protocol.md for the keys.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class TurnMarks:
+    eot: float = field(default_factory=time.monotonic)  # end of turn (or a typed question)
+    typed: bool = False
+    speech_end_ms: int | None = None  # audio time of the last voiced sample
+    eot_ms: int | None = None  # audio time of the VAD's decision
+    final: float | None = None
+    tentative_final_reused: bool | None = None
+    retrieved: float | None = None
+    tool_wait_ms: float = 0.0
+    query: str | None = None
+    lookup: dict[str, Any] = field(default_factory=dict)  # calls, cancelled, wasted, reuse ...
+    first_sentence: float | None = None
+    answer_source: str | None = None
+    answer: str = ""
+    preempted: bool = False
+    reuse_differs: bool | None = None
+    interrupted: bool = False
+
+
+def _ms(end: float | None, start: float | None) -> float | None:
+    return round((end - start) * 1000, 1) if end is not None and start is not None else None
+
+
+def turn_metrics(
+    marks: TurnMarks,
+    first_audio_at: float | None,
+    strategy: str,
+    preempt_started: int,
+    preempt_discarded: int,
+) -> dict[str, Any]:
+    """The ``turn_metrics.metrics`` object of a finished (or interrupted) turn."""
+    eot = marks.eot
+    first_audio = first_audio_at if marks.first_sentence is not None else None
+    final = marks.final if marks.final is not None else eot
+    wait = marks.eot_ms - marks.speech_end_ms if marks.eot_ms is not None else None
+    stats = marks.lookup
+    metrics: dict[str, Any] = {
+        "typed": marks.typed,
+        "speech_end_ms": marks.speech_end_ms,
+        "end_of_turn_ms": marks.eot_ms,
+        "end_of_turn_wait_ms": wait,
+        "asr_final_ms": _ms(marks.final, eot),
+        "tentative_final_reused": marks.tentative_final_reused,
+        "retrieval_ms": _ms(marks.retrieved, final),
+        "tool_wait_ms": round(marks.tool_wait_ms, 1),
+        "llm_first_sentence_ms": _ms(
+            marks.first_sentence, marks.retrieved if marks.retrieved is not None else eot
+        ),
+        "first_audio_ms": _ms(first_audio, eot),
+        "answer_source": marks.answer_source,
+        "answer": marks.answer,
+        "query": marks.query,
+        "calls": stats.get("calls", 0),
+        "speculative_calls": stats.get("speculative_calls", 0),
+        "cancelled": stats.get("cancelled", 0),
+        "wasted": stats.get("wasted", 0),
+        "reuse": stats.get("reuse"),
+        "reuse_differs": marks.reuse_differs,
+        "strategy": strategy,
+        "interrupted": marks.interrupted,
+        "preempted": marks.preempted,
+        "preempt_started": preempt_started,
+        "preempt_discarded": preempt_discarded,
+    }
+    if metrics["first_audio_ms"] is not None and wait is not None:
+        metrics["speech_end_to_first_audio_ms"] = round(metrics["first_audio_ms"] + wait, 1)
+    return metrics

@@ -1,0 +1,102 @@
+"""The outgoing side of a session: one ordered queue to the websocket, real-time audio pacing,
+and instant flushing of answer data on barge-in.
+
+Data items carry the answer *generation* they belong to; ``flush()`` bumps the generation, so
+everything still queued for the interrupted answer is dropped, while system events always go out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from streaming.events import Event
+
+AUDIO_CHUNK_MS = 80
+AUDIO_LEAD_MS = 240  # how far audio may run ahead of real-time playback at the client
+
+
+class Outbox:
+    def __init__(self, ws: web.WebSocketResponse, max_items: int = 4096) -> None:
+        self.ws = ws
+        self.generation = 0
+        self._queue: asyncio.Queue[tuple[int | None, Any]] = asyncio.Queue(max_items)
+        self._playback_end = 0.0  # monotonic time when audio sent so far finishes playing
+        self.first_audio_at: float | None = None  # wall time the current answer's first audio left
+        self.closed = False
+        # False for clients that buffer (evaluation, files): audio goes out as fast as it is made.
+        self.pace = True
+
+    # --- producers ----------------------------------------------------------------------
+    def send(self, event: Event, generation: int | None = None) -> None:
+        """Queue an event. Data events must name the answer generation they belong to."""
+        if self.closed:
+            return
+        gen = None if event.system else (self.generation if generation is None else generation)
+        self._put((gen, event))
+
+    def send_audio(self, pcm16: bytes, rate: int, generation: int) -> None:
+        if self.closed:
+            return
+        step = rate * AUDIO_CHUNK_MS // 1000 * 2
+        for i in range(0, len(pcm16), step):
+            self._put((generation, (pcm16[i : i + step], rate)))
+
+    def _put(self, item: tuple[int | None, Any]) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:  # a client that stopped reading: drop data, keep system events
+            if item[0] is None:
+                raise
+
+    def flush(self) -> int:
+        """Drop queued answer data; returns milliseconds of audio that will never play."""
+        self.generation += 1
+        unplayed = max(0.0, self._playback_end - time.monotonic())
+        self._playback_end = time.monotonic()
+        return int(unplayed * 1000)
+
+    def new_answer(self) -> int:
+        self.generation += 1
+        self.first_audio_at = None
+        return self.generation
+
+    @property
+    def playing(self) -> bool:
+        """True while the client is (by our clock) still playing answer audio."""
+        return time.monotonic() < self._playback_end
+
+    async def drained(self) -> None:
+        """Wait until every queued item is sent (used before answer_done)."""
+        await self._queue.join()
+
+    # --- consumer -----------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            gen, item = await self._queue.get()
+            try:
+                if gen is not None and gen != self.generation:
+                    continue
+                if isinstance(item, Event):
+                    await self.ws.send_str(json.dumps(item.to_json()))
+                else:
+                    await self._send_audio_chunk(*item, gen)
+            finally:
+                self._queue.task_done()
+
+    async def _send_audio_chunk(self, chunk: bytes, rate: int, gen: int | None) -> None:
+        now = time.monotonic()
+        ahead = self._playback_end - now
+        if self.pace and ahead > AUDIO_LEAD_MS / 1000:
+            await asyncio.sleep(ahead - AUDIO_LEAD_MS / 1000)  # pace to real time
+            if gen != self.generation:
+                return
+            now = time.monotonic()
+        await self.ws.send_bytes(chunk)
+        if self.first_audio_at is None:
+            self.first_audio_at = time.monotonic()
+        self._playback_end = max(self._playback_end, now) + len(chunk) / 2 / rate

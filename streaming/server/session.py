@@ -1,0 +1,279 @@
+"""One voice session per websocket: the whole pipeline's shape is in this file.
+
+    audio ─▶ AudioFrontEnd (16 kHz frames, VAD, pre-roll) ─▶ StreamingTranscriber ─partial─▶ Lookup
+                   │ end_of_turn                                 │ final             (speculative
+                   ▼                                             ▼                    tool calls)
+              _spoken_turn() ─────────────────────────▶ Answering.answer: Lookup.resolve ─▶
+                                                         Answerer ─sentences─▶ TTS ─PCM16─┐
+    client ◀── Outbox (system events always; answer data dropped on barge-in) ◀──────────┘
+
+Listening (VAD, ASR) never waits for the answer; the answer is one task per turn that barge-in
+cancels, and every turn, finished or interrupted, ends with its ``turn_metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+from aiohttp import WSMsgType, web
+
+from streaming.events import (
+    EndOfTurn,
+    Error,
+    Event,
+    FinalTranscript,
+    Interrupted,
+    PartialTranscript,
+    Ready,
+    SpeechStart,
+    TurnMetrics,
+)
+from streaming.protocol import ProtocolError, Start, Stop, Text, parse_text_message
+from streaming.rag.lookup import Lookup
+from streaming.server.config import Config
+from streaming.server.engine import Engine
+from streaming.server.frontend import AudioFrontEnd, AudioRejected
+from streaming.server.metrics import TurnMarks, turn_metrics
+from streaming.server.outbox import Outbox
+from streaming.server.preempt import Preemptor
+from streaming.server.toolset import ToolSet
+from streaming.server.turn import Answering
+from tools.text import is_dismissal
+from voice.asr import Partial, StreamingTranscriber
+from voice.vad import TurnDetector, VadEvent
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    def __init__(
+        self, engine: Engine, ws: web.WebSocketResponse, config: Config, tools: ToolSet
+    ) -> None:
+        self.engine = engine
+        self.toolset = tools
+        self.ws = ws
+        self.config = config
+        self.id = uuid.uuid4().hex[:8]
+        self.outbox = Outbox(ws)
+        self.started = False
+        self.stopping = False
+        self.turns = 0
+        self._turn_task: asyncio.Task | None = None
+        self._last_error: dict[str, float] = {}
+
+    # --- websocket loop ------------------------------------------------------------------
+    async def run(self) -> None:
+        sender = asyncio.create_task(self.outbox.run(), name=f"outbox-{self.id}")
+        try:
+            async for msg in self.ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._on_text_frame(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await self._on_audio(msg.data)
+                elif msg.type == WSMsgType.ERROR:
+                    break
+                if self.stopping:
+                    await self._cancel_turn()
+                    await self.outbox.drained()
+                    await self.ws.close()
+                    break
+        finally:
+            self.outbox.closed = True
+            await self._cancel_turn()
+            if self.started:
+                self.transcriber.cancel()
+                self.preemptor.cancel()
+                self.lookup.close()
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    def error(self, code: str, message: str, throttle_s: float = 0.0) -> None:
+        now = time.monotonic()
+        if throttle_s and now - self._last_error.get(code, -1e9) < throttle_s:
+            return
+        self._last_error[code] = now
+        log.info("session %s error %s: %s", self.id, code, message)
+        self.outbox.send(Error(code, message))
+
+    def emit(self, event: Event) -> None:
+        self.outbox.send(event)
+
+    # --- client messages -----------------------------------------------------------------
+    async def _on_text_frame(self, raw: str) -> None:
+        if len(raw) > self.config.max_frame_bytes:
+            return self.error(
+                "frame_too_large", f"text frame over {self.config.max_frame_bytes} bytes"
+            )
+        try:
+            msg = parse_text_message(raw)
+        except ProtocolError as exc:
+            return self.error(exc.code, exc.message)
+        if isinstance(msg, Start):
+            await self._on_start(msg)
+        elif isinstance(msg, Text):
+            self._on_typed(msg.text)
+        elif isinstance(msg, Stop):
+            self.stopping = True
+
+    async def _on_start(self, start: Start) -> None:
+        if self.started:
+            return self.error("already_started", "send start once per connection")
+        cfg, opts = self.config, start.options
+        self.strategy = opts.get("strategy") or cfg.strategy
+        self.out_rate = start.output_sample_rate or cfg.output_sample_rate
+        self.detector = TurnDetector(
+            cfg.vad_threshold,
+            cfg.vad_neg_threshold,
+            int(opts.get("end_of_turn_ms", cfg.end_of_turn_ms)),
+            cfg.min_speech_ms,
+            cfg.early_final_ms,
+        )
+        self.front = AudioFrontEnd(
+            self.engine.vad,
+            self.detector,
+            start.sample_rate,
+            cfg.max_frame_bytes,
+            cfg.max_audio_rate,
+            AudioFrontEnd.preroll_frames(cfg.speech_pad_ms, cfg.min_speech_ms),
+        )
+        self.transcriber = StreamingTranscriber(
+            self.engine.asr, self._on_partial, cfg.partial_interval_ms, cfg.final_beam_size
+        )
+        try:  # "evidence": CRAG Task 1, search this question's own pages only
+            evidence = opts.get("evidence")
+            chosen = await self.toolset.for_session(str(evidence) if evidence else None)
+        except ValueError as exc:
+            self.error("unknown_evidence", f"{exc}; using the server's own tools")
+            chosen = await self.toolset.for_session()
+        self.lookup = Lookup(
+            chosen.tools,
+            self.emit,
+            self.strategy,
+            cfg.tool_deadline_ms / 1000,
+            kg_parse=chosen.kg_parse,
+            same_results=chosen.same_results,
+            max_parallel=cfg.max_parallel_calls,
+            audit=bool(opts.get("audit", False)),
+        )
+        self.preemptor = Preemptor(self.engine, self.lookup)
+        self.answering = Answering(
+            self.engine,
+            self.lookup,
+            self.preemptor,
+            self.outbox,
+            self.out_rate,
+            cfg.tool_deadline_ms / 1000,
+        )
+        self.preemptive = bool(opts.get("preemptive", cfg.preemptive_answer))
+        self.outbox.pace = bool(opts.get("pace_audio", True))
+        self._hypothesis = ""
+        self.started = True
+        self.emit(
+            Ready(
+                self.id,
+                start.sample_rate,
+                self.out_rate,
+                self.strategy,
+                self.engine.asr.name,
+                cfg.llm_backend,
+            )
+        )
+
+    async def _on_audio(self, data: bytes) -> None:
+        if not self.started:
+            return self.error("not_started", "send a start message before audio", 1.0)
+        try:
+            async for frame in self.front.push(data):
+                if frame.in_speech and self.transcriber.active:
+                    self.transcriber.push(frame.samples)
+                for event in frame.events:
+                    self._on_vad(event)
+        except AudioRejected as exc:
+            self.error(exc.code, exc.message, exc.throttle_s)
+
+    def _on_vad(self, event: VadEvent) -> None:
+        if event.kind == "speech_start":
+            if self._answer_active():
+                self._interrupt(event.audio_ms)
+            self.preemptor.cancel()
+            self.lookup.reset()
+            self._hypothesis = ""
+            self.transcriber.start_turn(*self.front.take_preroll(event.audio_ms))
+            self.emit(SpeechStart(event.speech_ms))
+        elif event.kind == "pause":
+            self.transcriber.pause(event.speech_ms)
+            if self.preemptive and self._hypothesis:
+                self.preemptor.start(self._hypothesis)
+        elif event.kind == "resume":
+            self.transcriber.resume()
+            self.preemptor.cancel()
+        elif event.kind == "end_of_turn":
+            self.emit(EndOfTurn(event.audio_ms, event.speech_ms))
+            marks = TurnMarks(speech_end_ms=event.speech_ms, eot_ms=event.audio_ms)
+            self._turn_task = asyncio.create_task(self._spoken_turn(marks))
+
+    async def _on_partial(self, partial: Partial) -> None:
+        self.emit(PartialTranscript(partial.stable, partial.tail, partial.audio_ms))
+        self._hypothesis = f"{partial.stable} {partial.tail}".strip()
+        self.lookup.on_partial(self._hypothesis, partial.audio_ms)
+
+    def _on_typed(self, text: str) -> None:
+        if not self.started:
+            return self.error("not_started", "send a start message first")
+        if self._answer_active():
+            self._interrupt(self.detector.audio_ms)
+        self.lookup.reset()
+        self._turn_task = asyncio.create_task(self._respond(text, TurnMarks(typed=True)))
+
+    # --- the turn ------------------------------------------------------------------------
+    async def _spoken_turn(self, marks: TurnMarks) -> None:
+        try:
+            text, reused = await self.transcriber.finish()
+        except asyncio.CancelledError:  # barge-in before the final: the turn still reports
+            marks.interrupted = True
+            self._send_metrics(marks)
+            raise
+        marks.final, marks.tentative_final_reused = time.monotonic(), reused
+        self.emit(FinalTranscript(text, marks.eot_ms or 0))
+        if is_dismissal(text):  # "stop", "wait", "thanks", silence: stay quiet
+            return self._send_metrics(marks)
+        await self._respond(text, marks)
+
+    async def _respond(self, question: str, marks: TurnMarks) -> None:
+        try:
+            await self.answering.answer(question, marks, self.detector.audio_ms)
+        except asyncio.CancelledError:
+            marks.interrupted = True
+            self._send_metrics(marks)
+            raise
+        self._send_metrics(marks)
+
+    def _send_metrics(self, marks: TurnMarks) -> None:
+        self.turns += 1
+        metrics = turn_metrics(
+            marks,
+            self.outbox.first_audio_at,
+            self.strategy,
+            self.preemptor.started,
+            self.preemptor.discarded,
+        )
+        self.emit(TurnMetrics(self.turns, metrics))
+
+    # --- barge-in --------------------------------------------------------------------------
+    def _answer_active(self) -> bool:
+        running = self._turn_task is not None and not self._turn_task.done()
+        return running or self.outbox.playing
+
+    def _interrupt(self, audio_ms: int) -> None:
+        if self._turn_task is not None:
+            self._turn_task.cancel()
+        dropped = self.outbox.flush()
+        self.emit(Interrupted(audio_ms, dropped))
+
+    async def _cancel_turn(self) -> None:
+        if self._turn_task is not None and not self._turn_task.done():
+            self._turn_task.cancel()
+            await asyncio.gather(self._turn_task, return_exceptions=True)
