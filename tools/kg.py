@@ -8,7 +8,6 @@ attributes that entity actually has, so a partial transcript ("what is the capit
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
 import sqlite3
@@ -23,6 +22,7 @@ from typing import NamedTuple
 from .corpus import Document
 from .kg_names import (
     _YEAR,
+    FuzzyNames,
     _aliases,
     _best_sentence,
     _find,
@@ -50,6 +50,7 @@ CREATE INDEX facts_target ON facts(target_id);
 # itself always counts. Multi-word cues match in order with gaps allowed, after stopwords (except
 # _KEEP) are dropped.
 _SYNONYMS = (Path(__file__).parent / "data" / "kg_synonyms.txt").read_text(encoding="utf-8")
+_ITEMS = re.compile(r"\s*(?:,|\band\b)\s*")  # list values: "phobos and deimos"
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,14 @@ class KnowledgeGraph:
         self._max_len = max((len(a.split()) for a in self._alias), default=1)
         self._attrs: dict[int, dict[str, list[tuple[str, set[str]]]]] = defaultdict(dict)
         self._words: dict[int, set[str]] = defaultdict(set)
+        self._owners: dict[str, list[tuple[int, str]]] = defaultdict(list)
         sql = "SELECT entity_id, attribute, value, value_norm, sentence FROM facts ORDER BY rowid"
         for eid, attr, value, value_norm, sentence in self._sql(sql):
             words = set(content_words(f"{value} {sentence}"))
             self._attrs[eid].setdefault(attr, []).append((value_norm, words))
             self._words[eid] |= words
+            for item in {value_norm, *(i for i in _ITEMS.split(value_norm) if i)}:
+                self._owners[item].append((eid, attr))  # "vienna" of "vienna, bratislava ..."
         syn: dict[str, list[tuple[str, ...]]] = {}
         for entry in re.split(r"[;\n](?!  )", _SYNONYMS.strip()):
             key, _, cues = entry.partition(":")
@@ -220,23 +224,23 @@ class KnowledgeGraph:
         return kept
 
     def _fuzzy_ok(self, gram: list[str]) -> bool:
-        """Not too short, not edged by stopwords, not only question words ("chief"), and not a
-        word still being said ("austra" of "australia")."""
+        """Not too short, not edged by stopwords, not only question words ("chief"; a one- or
+        two-letter piece of a split name, the "co" of "co play", is no question word), and not
+        a word still being said ("austra" of "australia")."""
         text = "".join(gram)
         edges = {gram[0], gram[-1]} & (STOPWORDS | FILLERS)
-        cue_only = {_root(w) for w in gram} <= self._cue_words
+        cue_only = {_root(w) for w in gram if len(w) > 2} <= self._cue_words
+        cue_only &= len(gram) == 1 or all(len(w) > 2 for w in gram)
         return len(text) >= 5 and not edges and not cue_only and text not in self._prefixes
 
     def _fuzzy_scan(self, text: str) -> tuple[tuple[str, float], ...]:
-        """Aliases within difflib ratio 0.85 of ``text`` (spaces ignored); cached as ``_fuzzy``."""
-        matcher, out = difflib.SequenceMatcher(None, "", text, autojunk=False), []
-        for size in range(int(len(text) * 0.74), int(len(text) / 0.74) + 1):
-            for flat, alias in self._by_len.get(size, ()):
-                matcher.set_seq1(flat)
-                if matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85:
-                    if (ratio := matcher.ratio()) >= 0.85:
-                        out.append((alias, ratio))
-        return tuple(out)
+        """Aliases spelled or sounding like ``text`` (``FuzzyNames``: rapidfuzz + Metaphone,
+        score >= 0.85, spaces ignored); cached as ``_fuzzy``. Its index is built on first use."""
+        names = self.__dict__.get("_fuzzy_names")
+        if names is None:  # two threads may both build it; one index wins, both are equal
+            aliases = [alias for size in self._by_len.values() for _, alias in size]
+            names = self.__dict__.setdefault("_fuzzy_names", FuzzyNames(aliases))
+        return names.scan(text)
 
     def find_entities(self, text: str, limit: int = 3) -> list[tuple[EntityRow, float]]:
         """Entities named in ``text``, best (exact, longer) first."""
@@ -249,6 +253,14 @@ class KnowledgeGraph:
 
     def _attr_score(self, attr: str, seq: tuple[str, ...], years: bool) -> float:
         """Cue score of an attribute: its words found, share of them, question words covered."""
+        return self.attr_cover(attr, seq, years)[0]
+
+    def attr_cover(
+        self, attr: str, seq: tuple[str, ...], years: bool = False
+    ) -> tuple[float, set[int]]:
+        """``_attr_score`` and the positions of ``seq`` (see kg_names._seq) its cues cover."""
+        if attr not in self._cues:
+            return 0.0, set()
         units, whole = self._cues[attr]
         covered = whole_hit = _find(whole, seq)
         matched = words = 0
@@ -262,8 +274,8 @@ class KnowledgeGraph:
         if whole_hit:
             matched = words = len(units)
         if not words or (missing_year and years):  # "2024_winner" when asked about 2023
-            return 0.0
-        return matched + matched / len(units) + 0.1 * len(covered)
+            return 0.0, set()
+        return matched + matched / len(units) + 0.1 * len(covered), covered
 
     def parse(self, text: str) -> KgQuery | None:
         """(entity, attribute) asked about in ``text``, if both are there and the entity has it."""
@@ -300,7 +312,13 @@ class KnowledgeGraph:
         return best[1] if best else None
 
     def kg_key(self, text: str) -> tuple[str, str] | None:
-        """Normalized (entity, attribute) of a question, to compare two queries cheaply."""
+        """Normalized (entity, attribute) of a question, to compare two queries cheaply; for a
+        question the graph answers by reasoning (kg_reason), every entity it used and what it
+        concluded, so a partial's answer is reused only for a final that reasons the same."""
+        from .kg_reason import reason  # kg_reason builds on this module
+
+        if (r := reason(self, text)) is not None:
+            return r.key
         q = self.parse(text)
         return None if q is None else (norm(q.entity), q.attribute)
 
@@ -315,6 +333,16 @@ class KnowledgeGraph:
                " ON e.id = f.entity_id WHERE f.entity_id = ? AND f.attribute = ? ORDER BY f.rowid")  # fmt: skip
         ids = self._ids(query.entity if query.entity_id is None else query.entity_id)
         return [Fact(*r) for eid in ids for r in self._sql(sql, (eid, query.attribute))]
+
+    def facts_of(self, entity_id: int) -> list[tuple[Fact, int | None]]:
+        """Every fact of one entity, with the entity its value names (or None), in KB order."""
+        sql = ("SELECT e.name, f.attribute, f.value, f.doc_id, f.sentence, f.target_id FROM facts f"
+               " JOIN entities e ON e.id = f.entity_id WHERE f.entity_id = ? ORDER BY f.rowid")  # fmt: skip
+        return [(Fact(*r[:5]), r[5]) for r in self._sql(sql, (entity_id,))]
+
+    def owners(self, value_norm: str) -> list[tuple[int, str]]:
+        """(entity id, attribute) of the facts whose value is (or lists) ``value_norm``."""
+        return self._owners.get(value_norm, [])
 
     def neighbors(self, entity: str | int) -> list[tuple[str, EntityRow]]:
         """Related entities: (attribute, target) for facts whose value names an entity, and

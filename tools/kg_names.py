@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import jellyfish
+from rapidfuzz import fuzz, process
+
 from .text import FILLERS, STOPWORDS, stem, tokens
 
 _KEEP = frozenset("who what when where which how most by up".split())  # cue-bearing stopwords
@@ -85,3 +88,33 @@ def _best_sentence(sentences: list[str], subject: str, value: str) -> str:
     v, s, vt = f" {norm(value)} ", f" {norm(subject)} ", set(norm_tokens(value))
     key = [(v in p, s in p, len(vt & set(p.split())), -i) for i, p in enumerate(padded)]
     return sentences[key.index(max(key))] if sentences else ""
+
+
+class FuzzyNames:
+    """Aliases close to a heard n-gram in spelling (rapidfuzz Indel ratio) or in sound.
+
+    Spaces are ignored ("cold play" is "coldplay"). A spelling ratio of at least ``accept`` is
+    a match; below it, down to ``floor``, the Metaphone codes vouch for it: the score becomes the
+    mean of the spelling and the sound ratios ("oppen hammer" ~ "oppenheimer": 0.82 spelled, both
+    OPNHMR, so 0.91). Words that only sound alike but are spelled far apart ("nolan", "nylon")
+    stay below ``floor``."""
+
+    def __init__(self, aliases: Iterable[str], accept: float = 0.85, floor: float = 0.7) -> None:
+        self.aliases = list(dict.fromkeys(aliases))
+        self.flat = [a.replace(" ", "") for a in self.aliases]
+        self.codes = [jellyfish.metaphone(f) for f in self.flat]
+        self.accept, self.floor = accept, floor
+
+    def scan(self, text: str) -> tuple[tuple[str, float], ...]:
+        """(alias, score >= accept) for ``text``, best first."""
+        flat = text.replace(" ", "")
+        hits = process.extract(flat, self.flat, scorer=fuzz.ratio,
+                               score_cutoff=self.floor * 100, limit=None)  # fmt: skip
+        code, out = jellyfish.metaphone(flat), []
+        for _, spelled, i in hits:
+            score = spelled / 100
+            if score < self.accept and code and self.codes[i]:
+                score = max(score, (score + fuzz.ratio(code, self.codes[i]) / 100) / 2)
+            if score >= self.accept:
+                out.append((self.aliases[i], score))
+        return tuple(sorted(out, key=lambda h: -h[1]))

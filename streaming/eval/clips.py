@@ -268,6 +268,7 @@ def build(
                     "question_type": q.question_type, "voice": voice.name, "snr_db": snr,
                     "asr_text": asr_text, "wer": round(wer, 4), "attempt": attempt + 1,
                     "duration_s": round(clip.size / RATE, 3), "has_evidence": has_evidence(q),
+                    "query_time": q.query_time,
                 }  # fmt: skip
                 if wer <= max_wer + 1e-9:
                     write_wav(out / row["audio"], clip, RATE)

@@ -25,6 +25,7 @@ class Clip:
     voice: str = ""
     has_evidence: bool = False
     evidence: str | None = None  # an id in the server's evidence folder (CRAG Task 1)
+    query_time: str = ""  # when the question was asked (CRAG), for ages and "years ago"
 
 
 def load_manifest(path: str | Path, limit: int | None = None) -> list[Clip]:
@@ -51,6 +52,7 @@ def load_manifest(path: str | Path, limit: int | None = None) -> list[Clip]:
                         voice=row.get("voice") or "",
                         has_evidence=bool(row.get("has_evidence")),
                         evidence=row.get("evidence") or None,
+                        query_time=str(row.get("query_time") or ""),
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:

@@ -55,6 +55,8 @@ async def replay_clip(
     options: dict[str, Any] = {"strategy": strategy, "audit": True, "pace_audio": False}
     if use_evidence and clip.evidence:
         options["evidence"] = clip.evidence
+    if clip.query_time:
+        options["query_time"] = clip.query_time
     client = VoiceClient(url, options=options)
     try:
         await client.__aenter__()

@@ -63,7 +63,7 @@ async def judge_records(records: Sequence[TurnRecord], llm: LlmJudge | None = No
         elif llm is not None:
             verdict = await llm.judge(r.question, r.answer, r.gold, r.question_type)
         else:
-            verdict = judge(r.answer, r.gold, r.question_type)
+            verdict = judge(r.answer, r.gold, r.question_type, question=r.question)
         row = {
             "id": r.id, "strategy": r.strategy, "question": r.question, "gold": r.gold[:1],
             "domain": r.domain, "question_type": r.question_type, "voice": r.voice,

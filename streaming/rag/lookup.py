@@ -37,6 +37,7 @@ from streaming.rag.predictor import (
 )
 from tools.offload import off_loop
 from tools.search import Hit, SearchResult
+from tools.text import content_words
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,26 @@ class Lookup:
         if len(running) >= self.max_parallel:
             self._cancel(min(running, key=lambda c: c.audio_ms), "parallel bound")
         self._fire(action.tool, action.query, action.key, action.audio_ms, speculative=True)
+
+    def hotwords(self, limit: int = 6) -> list[str]:
+        """Names in this turn's finished results, newest call first: KG entities, then hit
+        titles; the final ASR decode is biased toward them (retrieval-aware decoding)."""
+        names: list[str] = []
+        for call in reversed([c for c in self.calls if c.turn == self.turn and c.result]):
+            assert call.result is not None
+            entity = call.result.meta.get("entity")
+            found = [entity] if entity else []
+            said = {w[:4] for w in content_words(call.query)}
+            # a title only when the speech already named it, at least by a prefix ("austr"):
+            # titles that merely match the question's other words ("capital" -> "Boston")
+            # would pull the decode toward names nobody said
+            found += [
+                h.doc.title
+                for h in call.result.hits[:3]
+                if {w[:4] for w in content_words(h.doc.title)} & said
+            ]
+            names += [n for n in found if n and n not in names]
+        return names[:limit]
 
     def peek(self, text: str) -> list[Hit] | None:
         """Evidence already in hand for ``text`` (completed sufficient calls only), without

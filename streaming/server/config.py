@@ -92,8 +92,15 @@ class Config:
             "help": "extractive | llama (SmolLM2 via llama.cpp) | openai (any compatible endpoint)"
         },
     )
-    llm_model_path: str = field(default="", metadata={"help": "GGUF path (default: SmolLM2)"})
+    llm_model_path: str = field(
+        default="",
+        metadata={"help": "GGUF path, or smollm2 (default) | qwen-coder-0.5b (the qwen extra)"},
+    )
     llm_threads: int = field(default=2, metadata={"help": "llama.cpp threads"})
+    llm_prefill: bool = field(
+        default=True,
+        metadata={"help": "speculative prefill: the prompt prefix into the LLM's cache early"},
+    )
     openai_base_url: str = field(
         default="http://127.0.0.1:8000/v1", metadata={"help": "OpenAI-compatible base URL"}
     )
@@ -102,9 +109,9 @@ class Config:
         default="OPENAI_API_KEY", metadata={"help": "env var holding the key"}
     )
     max_answer_tokens: int = field(default=48, metadata={"help": "LLM token budget per answer"})
-    min_evidence_score: float = field(
-        default=0.34,
-        metadata={"help": "below this query-evidence overlap the answer is I don't know"},
+    min_answer_confidence: float = field(
+        default=0.55,
+        metadata={"help": "below this answer-fit confidence the answer is I don't know"},
     )
     # --- TTS
     tts_length_scale: float = field(

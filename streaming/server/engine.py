@@ -49,7 +49,7 @@ class Engine:
             llm=llm,
             docs=docs,
             index=Bm25Index(docs),
-            answerer=Answerer(llm, config.min_evidence_score, config.max_answer_tokens),
+            answerer=Answerer(llm, config.min_answer_confidence, config.max_answer_tokens),
         )
         if config.kg:
             from tools.kg import KnowledgeGraph

@@ -29,6 +29,7 @@ class TurnMarks:
     preempted: bool = False
     reuse_differs: bool | None = None
     interrupted: bool = False
+    error: str | None = None  # the exception that ended the turn, if one did
 
 
 def _ms(end: float | None, start: float | None) -> float | None:
@@ -72,6 +73,7 @@ def turn_metrics(
         "reuse_differs": marks.reuse_differs,
         "strategy": strategy,
         "interrupted": marks.interrupted,
+        "error": marks.error,
         "preempted": marks.preempted,
         "preempt_started": preempt_started,
         "preempt_discarded": preempt_discarded,

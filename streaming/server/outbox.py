@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from streaming.events import Event
 
+log = logging.getLogger(__name__)
 AUDIO_CHUNK_MS = 80
 AUDIO_LEAD_MS = 240  # how far audio may run ahead of real-time playback at the client
 
@@ -30,6 +32,7 @@ class Outbox:
         self.closed = False
         # False for clients that buffer (evaluation, files): audio goes out as fast as it is made.
         self.pace = True
+        self.gone = asyncio.Event()  # set when the client can no longer be written to
 
     # --- producers ----------------------------------------------------------------------
     def send(self, event: Event, generation: int | None = None) -> None:
@@ -47,11 +50,29 @@ class Outbox:
             self._put((generation, (pcm16[i : i + step], rate)))
 
     def _put(self, item: tuple[int | None, Any]) -> None:
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:  # a client that stopped reading: drop data, keep system events
-            if item[0] is None:
-                raise
+        if self._queue.full():  # a client that stopped reading: drop data, keep system events
+            if item[0] is not None or not self._evict_data():
+                return self._give_up() if item[0] is None else None
+        self._queue.put_nowait(item)
+
+    def _evict_data(self) -> bool:
+        """Drop every queued answer item to make room for a system event; False if none."""
+        kept, dropped = [], 0
+        while not self._queue.empty():
+            entry = self._queue.get_nowait()
+            self._queue.task_done()
+            if entry[0] is None:
+                kept.append(entry)
+            else:
+                dropped += 1
+        for entry in kept:
+            self._queue.put_nowait(entry)
+        return dropped > 0
+
+    def _give_up(self) -> None:
+        """The queue is full of system events the client never read: stop writing to it."""
+        self.closed = True
+        self.gone.set()
 
     def flush(self) -> int:
         """Drop queued answer data; returns milliseconds of audio that will never play."""
@@ -71,22 +92,37 @@ class Outbox:
         return time.monotonic() < self._playback_end
 
     async def drained(self) -> None:
-        """Wait until every queued item is sent (used before answer_done)."""
-        await self._queue.join()
+        """Wait until every queued item is sent, or the client is gone (then nothing will be)."""
+        if self.gone.is_set():
+            return
+        joined = asyncio.ensure_future(self._queue.join())
+        gone = asyncio.ensure_future(self.gone.wait())
+        try:
+            await asyncio.wait({joined, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            joined.cancel()
+            gone.cancel()
 
     # --- consumer -----------------------------------------------------------------------
     async def run(self) -> None:
-        while True:
-            gen, item = await self._queue.get()
-            try:
-                if gen is not None and gen != self.generation:
-                    continue
-                if isinstance(item, Event):
-                    await self.ws.send_str(json.dumps(item.to_json()))
-                else:
-                    await self._send_audio_chunk(*item, gen)
-            finally:
-                self._queue.task_done()
+        """Send queued items in order until cancelled or the client cannot be written to."""
+        try:
+            while True:
+                gen, item = await self._queue.get()
+                try:
+                    if gen is not None and gen != self.generation:
+                        continue
+                    if isinstance(item, Event):
+                        await self.ws.send_str(json.dumps(item.to_json()))
+                    else:
+                        await self._send_audio_chunk(*item, gen)
+                finally:
+                    self._queue.task_done()
+        except (ConnectionError, RuntimeError) as exc:  # closed or reset under us
+            log.info("outbox stopped: %s", exc)
+        finally:
+            self.closed = True
+            self.gone.set()
 
     async def _send_audio_chunk(self, chunk: bytes, rate: int, gen: int | None) -> None:
         now = time.monotonic()

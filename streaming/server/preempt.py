@@ -6,6 +6,11 @@ of its first sentence are prepared at speculative priority. At end of turn the p
 committed if the final transcript asks the same thing (the same query words, or more of them) over
 the same evidence;
 otherwise it is discarded and the turn is answered as usual. Speech resuming cancels it.
+
+Speculative prefill is the LLM's share of the same idea, and starts earlier: at every partial
+whose evidence is already in hand, the prompt's prefix (instructions and facts; the question
+comes last) is evaluated into the model's cache, so that at end of turn only the question's
+tokens remain to be read. A newer prefill supersedes the one in flight (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ class Preemptor:
         self._task: asyncio.Task | None = None
         self._prepared: Prepared | None = None
         self.started = self.discarded = 0
+        self._prefill_task: asyncio.Task | None = None
+        self._prefill_key: tuple[str, tuple[str, ...]] | None = None
+        self.prefills = self.prefilled_tokens = 0
 
     def start(self, text: str) -> bool:
         """Prepare an answer for ``text`` if a sufficient result is already in hand."""
@@ -59,6 +67,40 @@ class Preemptor:
         self._task = asyncio.create_task(self._prepare(prepared, question, hits))
         self.started += 1
         return True
+
+    def prefill(self, text: str) -> bool:
+        """Start prefilling the LLM for ``text`` if its evidence is in hand; False if not (no
+        LLM, no sufficient result yet, or the same question and evidence already prefilled)."""
+        if getattr(self.engine.answerer.backend, "prefill", None) is None:
+            return False
+        hits = self.lookup.peek(text)
+        if not hits:
+            return False
+        question = apply_corrections(text)
+        key = (query_key(make_query(question)), _ids(hits))
+        if key == self._prefill_key:
+            return False
+        self.stop_prefill()
+        self._prefill_key = key
+        self._prefill_task = asyncio.create_task(self._prefill(question, hits))
+        self.prefills += 1
+        return True
+
+    def stop_prefill(self) -> None:
+        """Cancel the prefill in flight; the chunks it already evaluated stay reusable."""
+        if self._prefill_task is not None and not self._prefill_task.done():
+            self._prefill_task.cancel()
+        self._prefill_task, self._prefill_key = None, None
+
+    async def _prefill(self, question: str, hits: list[Hit]) -> None:
+        try:
+            self.prefilled_tokens += await self.engine.answerer.prefill(question, hits)
+        except Exception:  # a prefill only ever saves time; the answer works without it
+            log.exception("speculative prefill failed")
+
+    def close(self) -> None:
+        self.cancel()
+        self.stop_prefill()
 
     def cancel(self) -> None:
         if self._task is not None:

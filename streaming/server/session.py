@@ -14,6 +14,7 @@ cancels, and every turn, finished or interrupted, ends with its ``turn_metrics``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -46,6 +47,7 @@ from voice.asr import Partial, StreamingTranscriber
 from voice.vad import TurnDetector, VadEvent
 
 log = logging.getLogger(__name__)
+DRAIN_TIMEOUT_S = 5.0  # on stop: how long queued events may take to reach the client
 
 
 class Session:
@@ -77,7 +79,8 @@ class Session:
                     break
                 if self.stopping:
                     await self._cancel_turn()
-                    await self.outbox.drained()
+                    with contextlib.suppress(TimeoutError):  # a client that stopped reading
+                        await asyncio.wait_for(self.outbox.drained(), DRAIN_TIMEOUT_S)
                     await self.ws.close()
                     break
         finally:
@@ -85,7 +88,7 @@ class Session:
             await self._cancel_turn()
             if self.started:
                 self.transcriber.cancel()
-                self.preemptor.cancel()
+                self.preemptor.close()
                 self.lookup.close()
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
@@ -144,10 +147,10 @@ class Session:
         )
         try:  # "evidence": CRAG Task 1, search this question's own pages only
             evidence = opts.get("evidence")
-            chosen = await self.toolset.for_session(str(evidence) if evidence else None)
+            chosen = await self.toolset.for_session(evidence, opts.get("query_time"))
         except ValueError as exc:
             self.error("unknown_evidence", f"{exc}; using the server's own tools")
-            chosen = await self.toolset.for_session()
+            chosen = await self.toolset.for_session(None, opts.get("query_time"))
         self.lookup = Lookup(
             chosen.tools,
             self.emit,
@@ -168,6 +171,7 @@ class Session:
             cfg.tool_deadline_ms / 1000,
         )
         self.preemptive = bool(opts.get("preemptive", cfg.preemptive_answer))
+        self.asr_bias = bool(opts.get("asr_bias", True))  # retrieval-aware decoding
         self.outbox.pace = bool(opts.get("pace_audio", True))
         self._hypothesis = ""
         self.started = True
@@ -204,6 +208,7 @@ class Session:
             self.transcriber.start_turn(*self.front.take_preroll(event.audio_ms))
             self.emit(SpeechStart(event.speech_ms))
         elif event.kind == "pause":
+            self._bias_asr()
             self.transcriber.pause(event.speech_ms)
             if self.preemptive and self._hypothesis:
                 self.preemptor.start(self._hypothesis)
@@ -211,14 +216,25 @@ class Session:
             self.transcriber.resume()
             self.preemptor.cancel()
         elif event.kind == "end_of_turn":
+            self._bias_asr()
             self.emit(EndOfTurn(event.audio_ms, event.speech_ms))
+            if self._turn_task is not None and not self._turn_task.done():
+                self._interrupt(event.audio_ms)  # a typed turn still running: speech wins
             marks = TurnMarks(speech_end_ms=event.speech_ms, eot_ms=event.audio_ms)
             self._turn_task = asyncio.create_task(self._spoken_turn(marks))
 
+    def _bias_asr(self) -> None:
+        """Names in the speculative results so far bias the next decodes (docs/decisions.md)."""
+        if self.asr_bias:
+            self.transcriber.set_hotwords(self.lookup.hotwords())
+
     async def _on_partial(self, partial: Partial) -> None:
         self.emit(PartialTranscript(partial.stable, partial.tail, partial.audio_ms))
-        self._hypothesis = f"{partial.stable} {partial.tail}".strip()
+        # corrected and, for a follow-up, rewritten: speculation asks what the final will ask
+        self._hypothesis = self.answering.standalone(f"{partial.stable} {partial.tail}".strip())
         self.lookup.on_partial(self._hypothesis, partial.audio_ms)
+        self.preemptor.prefill(self._hypothesis)  # the LLM's prompt prefix, while they talk
+        self._bias_asr()
 
     def _on_typed(self, text: str) -> None:
         if not self.started:
@@ -236,6 +252,11 @@ class Session:
             marks.interrupted = True
             self._send_metrics(marks)
             raise
+        except Exception as exc:
+            log.exception("session %s: final transcript failed", self.id)
+            marks.error = f"{type(exc).__name__}: {exc}"
+            self.error("turn_failed", "the transcript failed; say it again")
+            return self._send_metrics(marks)
         marks.final, marks.tentative_final_reused = time.monotonic(), reused
         self.emit(FinalTranscript(text, marks.eot_ms or 0))
         if is_dismissal(text):  # "stop", "wait", "thanks", silence: stay quiet
@@ -249,6 +270,10 @@ class Session:
             marks.interrupted = True
             self._send_metrics(marks)
             raise
+        except Exception as exc:  # a broken stage ends this turn, never the session
+            log.exception("session %s: turn failed", self.id)
+            marks.error = f"{type(exc).__name__}: {exc}"
+            self.error("turn_failed", "the answer failed; ask again")
         self._send_metrics(marks)
 
     def _send_metrics(self, marks: TurnMarks) -> None:

@@ -81,8 +81,8 @@ class ToolSet:
         if self.engine.kg is not None:
             from tools.kg_tool import KgTool
 
-            docs = {d.id: d for d in self.engine.docs}
-            self.kg = KgTool(self.engine.kg, docs, LatencyProfile.parse(cfg.kg_latency))
+            self._kg_docs = {d.id: d for d in self.engine.docs}
+            self.kg = KgTool(self.engine.kg, self._kg_docs, LatencyProfile.parse(cfg.kg_latency))
         return self
 
     def tools(self) -> dict[str, Tool]:
@@ -139,13 +139,26 @@ class ToolSet:
                 del self._evidence[evidence_id]
             raise
 
-    async def for_session(self, evidence_id: str | None = None) -> SessionTools:
+    def _tools_at(self, query_time: str | None) -> dict[str, Tool]:
+        """The server's tools; with a ``query_time``, a KG tool that reasons as of that date."""
+        tools = self.tools()
+        if query_time and self.kg is not None:
+            from tools.kg_tool import KgTool
+
+            latency = LatencyProfile.parse(self.config.kg_latency)
+            tools["kg"] = KgTool(self.engine.kg, self._kg_docs, latency, query_time=query_time)
+        return tools
+
+    async def for_session(
+        self, evidence_id: str | None = None, query_time: str | None = None
+    ) -> SessionTools:
         """The tools, KG parser and sufficiency check for one session: the server's own, or
         (CRAG Task 1) a search over one question's evidence only, with the same latency profile.
+        ``query_time`` (CRAG's, e.g. "03/15/2025, 10:00:00 PT") dates ages and "years ago".
         Raises ValueError for an unknown or malformed evidence id."""
         if not evidence_id:
             local = self.same_results if self.local_corpus else None
-            return SessionTools(self.tools(), self.kg_parse, local)
+            return SessionTools(self._tools_at(query_time), self.kg_parse, local)
         evidence = await self.evidence(evidence_id)
         self._evidence_calls += 1
         profile = LatencyProfile.parse(self.config.search_latency)

@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator
 from typing import TypeVar
 
 from streaming.events import AnswerDelta, AnswerDone
+from streaming.rag.context import Context, question_entity, resolve_followup
 from streaming.rag.lookup import Lookup
 from streaming.rag.predictor import apply_corrections
 from streaming.server.engine import Engine
 from streaming.server.metrics import TurnMarks
 from streaming.server.outbox import Outbox
 from streaming.server.preempt import Preemptor
+from tools.offload import off_loop
 from voice.audio import float32_to_pcm16, resample
 
 T = TypeVar("T")
@@ -42,13 +44,29 @@ class Answering:
     ) -> None:
         self.engine, self.lookup, self.preemptor, self.outbox = engine, lookup, preemptor, outbox
         self.out_rate, self.audit_timeout_s = out_rate, audit_timeout_s
+        self.context: Context | None = None  # the last answered turn, for follow-ups
+
+    def standalone(self, text: str) -> str:
+        """``text`` as the question meant: corrections applied, a follow-up ("and when was he
+        born?") rewritten against the last turn. Partials and the final both go through it."""
+        return resolve_followup(apply_corrections(text), self.context)
+
+    async def _entity(self, question: str) -> str | None:
+        """The entity ``question`` is about, for the next turn's follow-ups."""
+        kg = self.engine.kg if self.lookup.kg_parse is not None else None
+        try:
+            parsed = await off_loop(kg.parse, question) if kg is not None else None
+        except Exception:  # no entity costs a follow-up, never the turn
+            parsed = None
+        return question_entity(question, getattr(parsed, "entity", None))
 
     async def answer(self, question: str, marks: TurnMarks, audio_ms: int) -> None:
         """Resolve the evidence, speak the answer, and fill ``marks`` as each stage completes."""
         if marks.final is None:
             marks.final = marks.eot
         generation = self.outbox.new_answer()
-        question = apply_corrections(question)  # "austria, no, australia" asks about australia
+        # "austria, no, australia" asks about australia; "and when was he born?" about Tim Cook
+        question = self.standalone(question)
         outcome = await self.lookup.resolve(question, audio_ms)
         marks.retrieved = time.monotonic()
         marks.tool_wait_ms, marks.query = outcome.tool_wait_ms, outcome.query
@@ -85,3 +103,4 @@ class Answering:
             except TimeoutError:
                 marks.reuse_differs = None
         marks.answer = " ".join(spoken)
+        self.context = Context(question, await self._entity(question), marks.answer)
