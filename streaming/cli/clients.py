@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
+import signal
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from streaming.client.conversation import run_mic
 from streaming.client.devices import (
@@ -29,6 +32,43 @@ from streaming.events import PartialTranscript, ToolCall
 from streaming.protocol import STRATEGIES, SUPPORTED_RATES
 
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
+CLEANUP_S = 5.0  # after Ctrl-C / SIGTERM: how long closing the session may take
+T = TypeVar("T")
+
+
+async def until_signalled(work: Awaitable[T]) -> tuple[T | None, bool]:
+    """Run ``work`` until it ends or SIGINT/SIGTERM arrives: ``(result, False)`` or
+    ``(None, True)``. The handlers are installed explicitly, so Ctrl-C works even when the
+    process inherited SIGINT as ignored (a background job of a non-interactive shell), and the
+    cleanup after a signal is bounded by ``CLEANUP_S``."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    signalled = False
+
+    def stop() -> None:
+        nonlocal signalled
+        if signalled:  # a second Ctrl-C: leave now
+            os._exit(130)
+        signalled = True
+        task.cancel()
+        loop.call_later(CLEANUP_S, os._exit, 130)  # cleanup that hangs must not keep us
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no such signal
+            pass
+    try:
+        return await task, False
+    except asyncio.CancelledError:
+        if signalled:
+            return None, True
+        raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 class Console:
@@ -149,14 +189,18 @@ def _mic(args: argparse.Namespace) -> int:
         sink = NullSink()
     console(f"listening on {source.info.get('name', 'the default microphone')}; Ctrl-C to stop")
     try:
-        summary = asyncio.run(
-            run_mic(args.url, source, sink, options=_options(args), printer=console)
+        summary, stopped = asyncio.run(
+            until_signalled(
+                run_mic(args.url, source, sink, options=_options(args), printer=console)
+            )
         )
     except MicUnavailable as exc:
         return _fail("mic", str(exc), 2)
     except ClientError as exc:
         return _fail("mic", str(exc))
     except KeyboardInterrupt:
+        stopped, summary = True, None
+    if stopped or summary is None:
         console("stopped")
         return 0
     console(f"{summary.turns} turns")
