@@ -33,6 +33,22 @@ def engine():
     return eng
 
 
+@pytest.fixture(scope="session")
+def docs():
+    """The bundled knowledge base, loaded once."""
+    from tools.corpus import load_documents
+
+    return load_documents()
+
+
+@pytest.fixture(scope="session")
+def kg(docs):
+    """The knowledge graph over the bundled knowledge base, built once."""
+    from tools.kg import KnowledgeGraph
+
+    return KnowledgeGraph.build(docs)
+
+
 class RunningServer:
     def __init__(self, runner, port: int) -> None:
         self.runner = runner

@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 
 from streaming.rag.lookup import Lookup
-from tools.corpus import Document, load_documents
-from tools.kg import KnowledgeGraph
+from tools.corpus import Document
 from tools.kg_names import FuzzyNames
 from tools.search import Hit, SearchResult
 from voice.asr import RATE, StreamingTranscriber, hotword_text
-
-
-@pytest.fixture(scope="module")
-def kg():
-    return KnowledgeGraph.build(load_documents())
 
 
 def test_fuzzy_names_by_spelling_and_by_sound():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tools.corpus import load_documents, load_questions
+from tools.corpus import load_questions
 from tools.search import Bm25Index
 
 TYPES = {
@@ -16,11 +16,6 @@ TYPES = {
     "false_premise",
 }
 DOMAINS = {"finance", "sports", "music", "movies", "open"}
-
-
-@pytest.fixture(scope="module")
-def docs():
-    return load_documents()
 
 
 @pytest.fixture(scope="module")

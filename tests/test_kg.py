@@ -10,20 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tools.corpus import load_documents, load_questions
+from tools.corpus import load_questions
 from tools.kg import KgQuery, KnowledgeGraph, norm
 from tools.kg_tool import KgTool
 from tools.latency import LatencyProfile
-
-
-@pytest.fixture(scope="module")
-def docs():
-    return load_documents()
-
-
-@pytest.fixture(scope="module")
-def kg(docs):
-    return KnowledgeGraph.build(docs)
 
 
 @pytest.fixture(scope="module")

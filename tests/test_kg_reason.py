@@ -3,22 +3,11 @@
 import pytest
 
 from streaming.eval.judge import judge
-from tools.corpus import load_documents, load_questions
-from tools.kg import KnowledgeGraph
+from tools.corpus import load_questions
 from tools.kg_reason import parse_date, parse_number, parse_query_time, reason
 from tools.kg_tool import KgTool
 
 QT = "03/15/2025, 10:00:00 PT"
-
-
-@pytest.fixture(scope="module")
-def docs():
-    return load_documents()
-
-
-@pytest.fixture(scope="module")
-def kg(docs):
-    return KnowledgeGraph.build(docs)
 
 
 def test_value_parsing():

@@ -12,21 +12,8 @@ from streaming.answer import llm as llm_module
 from streaming.answer.answerer import Answerer, build_messages
 from streaming.answer.llm import OpenAiBackend
 from streaming.server.preempt import Preemptor
-from tools.corpus import Document
-from tools.search import Bm25Index
+from tests.test_answer import INDEX
 
-DOCS = [
-    Document(
-        "a",
-        "Australia",
-        "Australia is a country in Oceania. The capital of Australia is "
-        "Canberra. The largest city of Australia is Sydney, with 5.3 million people.",
-    ),
-    Document(
-        "b", "Austria", "Austria is a country in Central Europe. The capital of Austria is Vienna."
-    ),
-]
-INDEX = Bm25Index(DOCS)
 QUESTION = "what is the capital of australia"
 needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed"
