@@ -79,7 +79,7 @@ def _rate(value: Any, what: str) -> int:
 
 END_OF_TURN_MS = (100, 3000)  # the silence that may end a turn, bounds of the start option
 _BOOL_OPTIONS = ("preemptive", "audit", "pace_audio", "asr_bias")
-_EVIDENCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+EVIDENCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 def parse_options(options: Any) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def parse_options(options: Any) -> dict[str, Any]:
             out[name] = options[name]
     evidence = options.get("evidence")
     if evidence is not None and evidence != "":
-        if not isinstance(evidence, str) or not _EVIDENCE_ID.fullmatch(evidence):
+        if not isinstance(evidence, str) or not EVIDENCE_ID.fullmatch(evidence):
             raise ProtocolError(
                 "bad_option", "evidence must be a question id (letters, digits, _ . -)"
             )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -24,6 +23,7 @@ from typing import NamedTuple
 
 from aiohttp import web
 
+from streaming.protocol import EVIDENCE_ID
 from streaming.rag.lookup import Tool
 from streaming.server.engine import Engine
 from tools.corpus import load_documents
@@ -107,7 +107,7 @@ class ToolSet:
 
     def _evidence_path(self, evidence_id: str) -> Path:
         """Where an evidence id's passages are; ValueError for a malformed id or no folder."""
-        if not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", evidence_id) or evidence_id.startswith("."):
+        if not EVIDENCE_ID.fullmatch(evidence_id):
             raise ValueError(f"bad evidence id {evidence_id!r}")
         if not self.config.evidence_dir:
             raise ValueError("this server has no evidence folder (--evidence-dir)")
