@@ -56,7 +56,7 @@ async def replay(url: str, clips, desc: str, options: dict) -> list[dict]:
     rows = []
     async with VoiceClient(url, options=options) as client:
         for q, audio in tqdm(clips, desc=desc, file=sys.stderr):
-            log = await client.ask_audio(audio, trailing_silence_s=1.0, timeout=90)
+            log = await client.ask_audio(audio, trailing_silence_s=1.5, timeout=90)
             m = dict(log.first("turn_metrics")["metrics"])
             m["client_speech_end_to_first_audio_ms"] = log.speech_end_to_first_audio_ms
             m["question"], m["final"] = q.query, log.first("final")["text"]
@@ -98,7 +98,9 @@ async def main_async(args) -> dict:
             base,
             config=base.config.replace(llm_backend=backend),
             llm=llm,
-            answerer=Answerer(llm, base.config.min_answer_confidence, base.config.max_answer_tokens),
+            answerer=Answerer(
+                llm, base.config.min_answer_confidence, base.config.max_answer_tokens
+            ),
         )
         if llm is not None and hasattr(llm, "llm"):
             await engine.answerer.answer("warm up", []).__anext__()

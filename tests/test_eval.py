@@ -164,7 +164,9 @@ async def test_eval_searches_each_questions_own_evidence(engine, tmp_path):
     assert row["evidence"] == "open-q001"
     passages = [json.loads(line) for line in (tmp_path / "set" / "evidence" / "open-q001.jsonl").open()]  # fmt: skip
     assert passages and all(p["id"].startswith("open-q001-") for p in passages)
-    config = engine.config.replace(evidence_dir=str(tmp_path / "set" / "evidence"), kg=False)
+    config = engine.config.replace(
+        evidence_dir=str(tmp_path / "set" / "evidence"), kg=False, eval_mode=True
+    )
     runner = await start_server(replace(engine, config=config), "127.0.0.1", 0)
     try:
         url = f"ws://127.0.0.1:{bound_port(runner)}/ws"

@@ -50,7 +50,7 @@ async def test_spoken_question_streams_partials_then_answers_with_audio(server, 
     assert float(np.sqrt(np.mean(pcm**2))) > 0.02, "answer audio is silent"
 
     metrics = log.first("turn_metrics")["metrics"]
-    assert metrics["first_audio_ms"] > 0 and metrics["end_of_turn_wait_ms"] >= 300
+    assert metrics["first_audio_ms"] > 0 and metrics["end_of_turn_wait_ms"] >= 200  # eot_min_ms
     assert log.speech_end_to_first_audio_ms is not None
 
 
@@ -72,7 +72,7 @@ async def test_demo_questions_are_mostly_answered_with_the_gold_fact(server, spe
     hits, lines = 0, []
     async with VoiceClient(server.ws_url) as client:
         for q in sample:
-            log = await client.ask_audio(speech(q.query), trailing_silence_s=1.0)
+            log = await client.ask_audio(speech(q.query), trailing_silence_s=1.5)
             answer = log.first("turn_metrics")["metrics"]["answer"]
             ok = contains_gold(answer, q.gold)
             hits += ok

@@ -3,16 +3,27 @@
 A profile is written ``none``, ``fixed:0.8`` or ``lognormal:median=0.8,p90=2.0`` (seconds).
 Real web search APIs take hundreds of milliseconds to seconds; the Stream RAG paper's P50 for the
 tool stage is 2.78 s. Benchmarks always print the profile they used.
+
+Draws are per session: ``derived_seed(config seed, session seed, tool)`` seeds one RNG per tool
+per session, so a session's latencies depend only on those seeds and its own call sequence,
+never on which other sessions run beside it (docs/decisions.md, "per-session seeded RNGs").
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import random
 from dataclasses import dataclass
 
 _Z90 = 1.2815515655446004  # standard normal quantile at 0.9
+
+
+def derived_seed(*parts: object) -> int:
+    """A 64-bit seed that depends only on ``parts`` (stable across runs, unlike ``hash()``)."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ buffers the turn's audio, asks for a partial decode every ``partial_interval_ms`
 (never more than one in flight), splits hypotheses into a stable prefix and an unstable tail with
 LocalAgreement-2, and starts a *tentative final* decode as soon as the VAD sees a pause, so the
 final transcript is usually ready when the end of turn is declared.
+
+Partials may come from a smaller, faster model than the final (``partial_asr``: tiny.en while the
+final is base): speculation then gets a hypothesis every ~320 ms for ~100 ms of CPU each, and a
+partial from that model is never taken as the final; the tentative final at the pause is always
+decoded by the final model.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ class WhisperAsr:
             language="en",
         )
         self.prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=True)
-        self.worker = ModelWorker("asr")
+        self.worker = ModelWorker(f"asr-{model}")
 
     def transcribe(self, audio: np.ndarray, beam_size: int = 1, hotwords: str = "") -> str:
         """Blocking decode of 16 kHz float32 audio; ``hotwords`` (names, titles) bias it."""
@@ -134,10 +139,12 @@ class Partial:
     stable: str
     tail: str
     audio_ms: int  # turn audio covered by this hypothesis (ms since stream start)
+    model: str = ""  # the ASR model that decoded it
 
 
 class StreamingTranscriber:
-    """Per-session streaming state over a shared ``WhisperAsr``."""
+    """Per-session streaming state over a shared ``WhisperAsr`` (and an optional faster one for
+    partials, on its own worker)."""
 
     def __init__(
         self,
@@ -145,8 +152,12 @@ class StreamingTranscriber:
         on_partial: Callable[[Partial], Awaitable[None]],
         partial_interval_ms: int = 700,
         final_beam_size: int = 1,
+        partial_asr: WhisperAsr | None = None,
     ) -> None:
         self.asr = asr
+        self.partial_asr = partial_asr or asr
+        self._separate = self.partial_asr is not asr  # its partials are never the final
+        self._partial_model = getattr(self.partial_asr, "name", "")
         self.on_partial = on_partial
         self.interval = partial_interval_ms * RATE // 1000
         self.final_beam_size = final_beam_size
@@ -188,12 +199,13 @@ class StreamingTranscriber:
         if (
             due
             and not self._paused
-            and self._partial_task is None
+            and self._partial_task is None  # one in flight; a tick that finds it busy is skipped
             and self._samples >= MIN_DECODE_SAMPLES
+            and not self._final_running()
         ):
             self._last_partial_at = self._samples
             job = asyncio.create_task(
-                self.asr.decode(self._snapshot(), Priority.PARTIAL_ASR, 1, self._hotwords)
+                self.partial_asr.decode(self._snapshot(), Priority.PARTIAL_ASR, 1, self._hotwords)
             )
             self._partial_job, self._partial_hotwords = (self._samples, job), self._hotwords
             self._partial_task = asyncio.create_task(self._partial(job, self._samples))
@@ -201,14 +213,18 @@ class StreamingTranscriber:
     def pause(self, speech_end_ms: int) -> None:
         """The VAD heard a short silence: decode what we have as the likely final.
 
-        If a partial decode already covers all the speech (plus a little padding) and was biased
-        with the current hotwords, its result is the final; otherwise a new decode starts at
-        final-ASR priority."""
+        If a partial decode by the final model already covers all the speech (plus a little
+        padding) and was biased with the current hotwords, its result is the final; otherwise a
+        new decode by the final model starts at final-ASR priority."""
         if not self.active or self._tentative is not None:
             return
         self._paused = True
         speech_end = (speech_end_ms - self._start_ms) * RATE // 1000 + COVER_PAD
-        covered = self._partial_job is not None and self._partial_job[0] >= speech_end
+        covered = (
+            not self._separate
+            and self._partial_job is not None
+            and self._partial_job[0] >= speech_end
+        )
         if covered and self._partial_hotwords == self._hotwords:  # decoded with the same bias
             self._tentative = self._partial_job
             return
@@ -222,6 +238,12 @@ class StreamingTranscriber:
             if self._partial_job is None or self._tentative[1] is not self._partial_job[1]:
                 self._tentative[1].cancel()
             self._tentative = None
+
+    @property
+    def tentative(self) -> asyncio.Task | None:
+        """The tentative final decode since the last pause, if any (the end-of-turn policy
+        reads its text: it covers all the speech so far)."""
+        return self._tentative[1] if self._tentative is not None else None
 
     async def finish(self) -> tuple[str, bool]:
         """Final transcript of the turn; True when the tentative final decode was reused."""
@@ -254,6 +276,11 @@ class StreamingTranscriber:
         self.active = False
 
     # --- decoding -------------------------------------------------------------------------
+    def _final_running(self) -> bool:
+        """A separate partial model stands back while the final model serves a final (any
+        session's): on two cores the two would only slow each other down."""
+        return self._separate and self.asr.worker.running == Priority.FINAL_ASR
+
     def _snapshot(self) -> np.ndarray:
         audio = np.concatenate(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
         self._chunks = [audio]
@@ -277,6 +304,7 @@ class StreamingTranscriber:
                     " ".join(stable),
                     " ".join(tail),
                     self._start_ms + samples * 1000 // RATE,
+                    self._partial_model,
                 )
             )
         except asyncio.CancelledError:

@@ -14,6 +14,8 @@ import os
 import queue
 import shutil
 import threading
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
@@ -117,12 +119,19 @@ class Priority(IntEnum):
 
 
 class ModelWorker:
-    """One thread per model with a priority queue, so sessions wait in line instead of thrashing."""
+    """One thread per model with a priority queue, so sessions wait in line instead of thrashing.
+
+    ``running`` is the priority of the job on the thread now (None when idle), so another model's
+    low-priority work can stand back while this one serves a final; ``runs`` counts the jobs run
+    per priority and ``recent`` keeps the last 1000 ``(priority, seconds)``, for benchmarks."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._seq = itertools.count()
+        self.running: int | None = None
+        self.runs: Counter[int] = Counter()
+        self.recent: deque[tuple[int, float]] = deque(maxlen=1000)
         self._thread = threading.Thread(target=self._loop, name=f"model-{name}", daemon=True)
         self._thread.start()
 
@@ -142,13 +151,18 @@ class ModelWorker:
 
     def _loop(self) -> None:
         while True:
-            _, _, fn, args, fut, loop = self._jobs.get()
+            priority, _, fn, args, fut, loop = self._jobs.get()
             if fut.cancelled():
                 continue
+            self.running, t0 = priority, time.perf_counter()
             try:
                 result, error = fn(*args), None
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
                 result, error = None, exc
+            finally:
+                self.running = None
+                self.runs[priority] += 1
+                self.recent.append((priority, time.perf_counter() - t0))
             try:
                 loop.call_soon_threadsafe(_settle, fut, result, error)
             except RuntimeError:  # that caller's loop is closed: nobody waits, serve the next

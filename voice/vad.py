@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import onnxruntime
 
+from .endpoint import Endpoint, FixedEndpoint
 from .models import ModelWorker
 
 FRAME = 512  # samples at 16 kHz = 32 ms
@@ -72,7 +73,7 @@ class VadStream:
         return [self.prob(frame) for frame in frames]
 
 
-VadKind = Literal["speech_start", "pause", "resume", "end_of_turn"]
+VadKind = Literal["speech_start", "probe", "pause", "resume", "end_of_turn"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,10 @@ class TurnDetector:
     - ``speech_start`` once ``min_speech_ms`` of voiced frames accumulate (speech_ms = onset);
     - ``pause`` after ``early_final_ms`` of silence (a cue to start a tentative final decode);
     - ``resume`` when speech comes back after a pause;
-    - ``end_of_turn`` after ``end_of_turn_ms`` of silence (speech_ms = last voiced sample).
+    - ``probe`` once per silence at the endpoint's ``probe_ms`` (a cue to ask Smart Turn);
+    - ``end_of_turn`` when the endpoint policy says so (speech_ms = last voiced sample): by
+      default after ``end_of_turn_ms`` of silence; a ``SemanticEndpoint`` decides from what was
+      said (voice/endpoint.py).
     """
 
     def __init__(
@@ -100,18 +104,21 @@ class TurnDetector:
         end_of_turn_ms: int = 400,
         min_speech_ms: int = 96,
         early_final_ms: int = 128,
+        endpoint: Endpoint | None = None,
     ) -> None:
         self.threshold = threshold
         self.neg_threshold = neg_threshold
         self.end_of_turn_ms = end_of_turn_ms
         self.min_speech_ms = min_speech_ms
         self.early_final_ms = early_final_ms
+        self.endpoint = endpoint or FixedEndpoint(end_of_turn_ms)
         self.frames = 0
         self.in_speech = False
         self._onset_ms: int | None = None
         self._voiced_ms = 0
         self._last_voiced_ms = 0
         self._paused = False
+        self._probed = False
 
     @property
     def audio_ms(self) -> int:
@@ -135,23 +142,32 @@ class TurnDetector:
         self._voiced_ms += FRAME_MS
         if self._voiced_ms < self.min_speech_ms:
             return []
-        self.in_speech, self._paused = True, False
+        self.in_speech, self._paused, self._probed = True, False, False
         self._last_voiced_ms = now
+        self.endpoint.reset()
         return [VadEvent("speech_start", now, self._onset_ms)]
 
     def _speaking(self, prob: float, now: int) -> list[VadEvent]:
         if prob >= self.neg_threshold and (prob >= self.threshold or not self._paused):
             self._last_voiced_ms = now
+            if self._probed or self._paused:  # the signals described a shorter turn
+                self._probed = False
+                self.endpoint.reset()
             if self._paused:
                 self._paused = False
                 return [VadEvent("resume", now, now - FRAME_MS)]
             return []
         silence = now - self._last_voiced_ms
-        if silence >= self.end_of_turn_ms:
+        if self.endpoint.decide(silence, self._last_voiced_ms):
             self.in_speech, self._paused = False, False
             self._onset_ms, self._voiced_ms = None, 0
             return [VadEvent("end_of_turn", now, self._last_voiced_ms)]
+        events = []
+        probe = self.endpoint.probe_ms
+        if probe is not None and silence >= probe and not self._probed:
+            self._probed = True
+            events.append(VadEvent("probe", now, self._last_voiced_ms))
         if silence >= self.early_final_ms and not self._paused:
             self._paused = True
-            return [VadEvent("pause", now, self._last_voiced_ms)]
-        return []
+            events.append(VadEvent("pause", now, self._last_voiced_ms))
+        return events

@@ -6,9 +6,11 @@ const OFFLINE_AFTER = 4; // failed attempts before the badge says "Offline"
 const MAX_CLOCK_MARKS = 12000; // ~4 min of 20 ms frames
 const CLOCK_TRIM = 2000;
 
+// The page's own ?token= (a server started with --token) goes on to the websocket.
 export function wsUrl(loc = location) {
   const proto = loc.protocol === "https:" ? "wss:" : "ws:";
-  return `${proto}//${loc.host}/ws`;
+  const token = new URLSearchParams(loc.search || "").get("token");
+  return `${proto}//${loc.host}/ws${token ? `?token=${encodeURIComponent(token)}` : ""}`;
 }
 
 export function startMessage({ sampleRate, outputSampleRate, strategy }) {

@@ -149,8 +149,16 @@ class LlamaCppBackend:
                 job.cancel()
 
 
+class IncompleteStream(ConnectionError):
+    """The endpoint's stream ended before ``[DONE]`` or a ``finish_reason``: mid-sentence."""
+
+
 class OpenAiBackend:
-    """Any OpenAI-compatible ``/chat/completions`` endpoint (vLLM, llama.cpp server, Ollama)."""
+    """Any OpenAI-compatible ``/chat/completions`` endpoint (vLLM, llama.cpp server, Ollama).
+
+    ``timeout_s`` bounds the wait for the response and for each streamed chunk after it: an
+    endpoint that hangs or stalls mid-answer raises (the answerer then falls back) instead of
+    holding the turn; a stream that ends without ``[DONE]`` raises ``IncompleteStream``."""
 
     name = "openai"
 
@@ -160,11 +168,13 @@ class OpenAiBackend:
         model: str,
         api_key_env: str = "OPENAI_API_KEY",
         prefill: bool = True,
+        timeout_s: float = 30.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key = os.environ.get(api_key_env, "")
         self.prefill_enabled = prefill
+        self.timeout_s = timeout_s
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
@@ -194,7 +204,9 @@ class OpenAiBackend:
             "temperature": 0,
             "stream": True,
         }
-        timeout = aiohttp.ClientTimeout(total=30, sock_connect=3)
+        stall = min(self.timeout_s, 30.0)
+        timeout = aiohttp.ClientTimeout(total=30, sock_connect=min(3.0, stall), sock_read=stall)
+        finished = False
         async with aiohttp.ClientSession(timeout=timeout) as http:
             async with http.post(
                 f"{self.base_url}/chat/completions", json=body, headers=headers
@@ -208,9 +220,12 @@ class OpenAiBackend:
                     if data == "[DONE]":
                         return
                     choices = json.loads(data).get("choices") or [{}]
+                    finished = finished or bool(choices[0].get("finish_reason"))
                     delta = (choices[0].get("delta") or {}).get("content")
                     if delta:
                         yield delta
+        if not finished:
+            raise IncompleteStream("the LLM stream ended before [DONE]")
 
 
 def make_backend(config) -> LlmBackend | None:
@@ -223,6 +238,7 @@ def make_backend(config) -> LlmBackend | None:
             config.openai_model,
             config.openai_api_key_env,
             config.llm_prefill,
+            getattr(config, "llm_timeout_ms", 30_000) / 1000,
         )
     if config.llm_backend == "llama":
         return LlamaCppBackend(config.llm_model_path, config.llm_threads, config.llm_prefill)

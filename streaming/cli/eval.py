@@ -101,6 +101,7 @@ def _run_eval(args: argparse.Namespace, clips: list[Clip], strategies: list[str]
 
     from streaming.eval.judge import LlmJudge
     from streaming.eval.manifest import load_records
+    from streaming.eval.oracle import ensure_words
     from streaming.eval.report import headline, to_markdown, write_report
     from streaming.eval.score import disagreements, judge_records, summarize
 
@@ -127,7 +128,9 @@ def _run_eval(args: argparse.Namespace, clips: list[Clip], strategies: list[str]
     meta["clips"] = len({r.id for r in records})
     llm = LlmJudge(args.judge_url, args.judge_model) if args.judge_url else None
     meta["judge"] = f"llm {args.judge_model}" if llm else "rule"
-    rows = asyncio.run(judge_records(records, llm))
+    # the oracle bound: word timestamps once per clip, kept beside it (audio/<id>.words.json)
+    words = {} if args.no_oracle else ensure_words(clips, _server_config(args).asr_model)
+    rows = asyncio.run(judge_records(records, llm, words))
     summary = summarize(rows, strategies)
     paths = write_report(out, rows, summary, disagreements(rows, strategies), strategies, meta)
     print(to_markdown([headline(summary, strategies)]))
@@ -231,5 +234,7 @@ def add_eval_commands(subparsers: Any) -> None:
     e.add_argument("--rescore", action="store_true",
                    help="no replay: judge OUT/events.jsonl again and rewrite the report")  # fmt: skip
     e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    e.add_argument("--no-oracle", action="store_true",
+                   help="skip the oracle bound (word timestamps of every clip, computed once)")  # fmt: skip
     add_config_flags(e)
     e.set_defaults(func=_eval)

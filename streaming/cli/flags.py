@@ -6,7 +6,14 @@ import argparse
 from dataclasses import fields
 from typing import get_type_hints
 
-from streaming.server.config import ENV_PREFIX, Config
+from streaming.server.config import ENV_PREFIX, Config, coerce
+
+
+def _flag_type(kind: type):
+    """argparse's ``type=bool`` makes "0" and "false" true; parse booleans as the env does."""
+    if kind is bool:
+        return lambda raw: coerce(bool, raw)
+    return kind
 
 
 def add_config_flags(parser: argparse.ArgumentParser, only: set[str] | None = None) -> None:
@@ -18,7 +25,7 @@ def add_config_flags(parser: argparse.ArgumentParser, only: set[str] | None = No
         parser.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f.name,
-            type=hints[f.name],
+            type=_flag_type(hints[f.name]),
             default=None,
             help=f"{f.metadata.get('help', '')} (default {f.default!r}; env {ENV_PREFIX}{f.name.upper()})",
         )

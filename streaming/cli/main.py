@@ -30,7 +30,10 @@ def _search_server(args: argparse.Namespace) -> int:
     profile = LatencyProfile.parse(args.latency)
 
     async def start() -> web.AppRunner:
-        runner, url = await start_search_service(index, profile, args.host, args.port, args.seed)
+        token = config_from_args(args).token
+        runner, url = await start_search_service(
+            index, profile, args.host, args.port, args.seed, token
+        )
         logging.getLogger("streamrag").info(
             "search service at %s/search?q=... (%d documents, latency %s)",
             url,
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", default="", help="folder or jsonl of documents (default: bundled)")
     p.add_argument("--latency", default="none", help="none | fixed:S | lognormal:median=S,p90=S")
     p.add_argument("--seed", type=int, default=None)
+    add_config_flags(p, only={"token"})  # --token / STREAMRAG_TOKEN: the same shared secret
     p.set_defaults(func=_search_server)
 
     from streaming.cli.clients import add_client_commands
@@ -67,9 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     add_eval_commands(sub)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", None) or "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    from streaming.server.config import Config
+    from streaming.server.observability import setup_logging
+
+    env = Config.from_env()  # STREAMRAG_LOG_LEVEL / STREAMRAG_LOG_FORMAT, under the flags
+    setup_logging(
+        getattr(args, "log_level", None) or env.log_level,
+        getattr(args, "log_format", None) or env.log_format,
     )
     return args.func(args)
 

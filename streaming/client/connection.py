@@ -154,7 +154,7 @@ class VoiceClient:
         samples: np.ndarray,
         speed: float = 1.0,
         chunk_ms: int = 20,
-        trailing_silence_s: float = 1.2,
+        trailing_silence_s: float = 1.5,
     ) -> None:
         """Stream float32 samples at ``speed`` x real time, then silence so the turn can end."""
         rate = self.sample_rate

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from streaming.eval.score import LATENCIES, STAGES
+from streaming.eval.score import HEADLINE_KEY, LATENCIES, STAGES
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
 PLOTS = (
@@ -48,10 +48,13 @@ def headline(summary: dict[str, dict], strategies: Sequence[str]) -> Table:
     add("missing", lambda x: x["missing"], "%")
     add("score (accuracy − hallucination)", lambda x: x["score"], "%")
     add("ASR word error rate", lambda x: x["asr_wer"], "%")
-    add("end of speech → first audio P50 (ms)",
-        lambda x: x["latency"]["client_first_audio_ms"]["p50"], "ms")  # fmt: skip
-    add("end of speech → first audio P90 (ms)",
-        lambda x: x["latency"]["client_first_audio_ms"]["p90"], "ms")  # fmt: skip
+    add("end of speech → first answer audio P50 (ms)",
+        lambda x: x["latency"][HEADLINE_KEY]["p50"], "ms")  # fmt: skip
+    add("end of speech → first answer audio P90 (ms)",
+        lambda x: x["latency"][HEADLINE_KEY]["p90"], "ms")  # fmt: skip
+    add("oracle bound: end of speech → first answer audio P50 (ms)",
+        lambda x: x["latency"]["oracle_first_answer_audio_ms"]["p50"], "ms")  # fmt: skip
+    add("P50 over the oracle bound's P50 (server clock)", lambda x: x.get("vs_oracle_p50"), "%")
     add("tool wait after final P50 (ms)", lambda x: x["latency"]["tool_wait_ms"]["p50"], "ms")
     add("tool wait after final P90 (ms)", lambda x: x["latency"]["tool_wait_ms"]["p90"], "ms")
     add("turns with zero tool wait", lambda x: x["zero_wait_share"], "%")
@@ -62,6 +65,13 @@ def headline(summary: dict[str, dict], strategies: Sequence[str]) -> Table:
     add("reused call fired before end of speech, P50 (ms)",
         lambda x: x["reuse_lead_ms"]["p50"], "ms")  # fmt: skip
     add("reuse error rate (audited)", lambda x: x["reuse_error_rate"], "%")
+    add("preemptive answer committed (whole / first audio)",
+        lambda x: f"{_f(x.get('preempted_share'), '%')} ({_f(x.get('preempt_answer_share'), '%')}"
+                  f" / {_f(x.get('preempt_audio_share'), '%')})", "")  # fmt: skip
+    add("discarded preparations per turn (CPU ms)",
+        lambda x: f"{x.get('preempt_discarded_per_turn') or 0:.2f} "
+                  f"({x.get('preempt_discarded_cpu_ms_per_turn') or 0:.0f})", "")  # fmt: skip
+    add("turns acknowledged (“Let me check.”)", lambda x: x.get("acknowledged_share"), "%")
     add("turns (errors)", lambda x: f"{x['turns']} ({x['errors']})", "")
     return ("Headline", ["", *strategies], rows)
 
@@ -103,7 +113,14 @@ def disagreement_table(items: Sequence[dict], strategies: Sequence[str], limit: 
 
 GLOSSARY = (
     ("end of speech", "the last voiced 10 ms of the clip, as sent by the client"),
-    ("first audio", "the first byte of answer audio arriving at the client (client clock)"),
+    ("first answer audio", "the first byte of the answer's own audio arriving at the client "
+     "(client clock); an optional spoken acknowledgement before it is not the answer"),
+    ("oracle bound", "the turn had its final query been fired the moment its last content word "
+     "was spoken (faster-whisper word timestamps), with the latency its calls had and every "
+     "other stage as measured (streaming/eval/oracle.py)"),
+    ("preemptive answer", "prepared at the first pause (or when evidence lands during it); "
+     "committed whole when the final asks the same over the same evidence, or its first audio "
+     "when the answer's first sentence is the prepared one"),
     ("VAD end-of-turn wait", "silence the voice activity detector waits for before ending the "
      "turn"),
     ("tool wait", "from the final transcript until the evidence is in hand; zero when a "
@@ -152,8 +169,8 @@ def make_plots(
     written = []
     fig, ax = plt.subplots(figsize=(7, 4))
     for s in strategies:
-        xs = sorted(r["client_first_audio_ms"] for r in rows
-                    if r["strategy"] == s and r["client_first_audio_ms"] is not None)  # fmt: skip
+        xs = sorted(r[HEADLINE_KEY] for r in rows
+                    if r["strategy"] == s and r.get(HEADLINE_KEY) is not None)  # fmt: skip
         if xs:
             ax.step(xs, np.arange(1, len(xs) + 1) / len(xs), where="post", label=s)
     ax.set(xlabel="end of user speech → first answer audio at the client (ms)",

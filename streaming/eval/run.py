@@ -65,7 +65,8 @@ async def replay_clip(
         return record
     opening = list(client.log.events)  # ready, and any error about the options
     try:
-        turn = await client.ask_audio(samples, timeout=timeout_s, trailing_silence_s=0.5)
+        # 1.5 s of silence: past the semantic end of turn's hard maximum (eot_max_ms)
+        turn = await client.ask_audio(samples, timeout=timeout_s, trailing_silence_s=1.5)
     except TimeoutError:
         turn = client.log
         record.error = f"no turn_metrics within {timeout_s:.0f} s"

@@ -1,7 +1,9 @@
 """Scoring an evaluation run: each turn judged the CRAG way, then per-strategy summaries.
 
 A turn's row carries its verdict, the ASR's word error rate, and the latency figures the server
-reported in ``turn_metrics`` plus the client's own end-of-speech -> first-audio time.
+reported in ``turn_metrics`` plus the client's own end-of-speech -> first-audio time, and, given
+the clips' word timestamps, the turn's oracle bound (``streaming.eval.oracle``). The headline
+latency is the first *answer* audio: a spoken acknowledgement before it does not count.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from streaming.eval.judge import LlmJudge, Verdict, breakdown, judge, score
 from streaming.eval.manifest import TurnRecord
+from streaming.eval.oracle import Words, oracle_fire_ms, oracle_turn
 from voice.wer import spoken_wer
 
 ZERO_WAIT_MS = 10.0  # below this the user did not wait for a tool (local bookkeeping only)
@@ -31,7 +34,14 @@ LATENCIES = (
     ("first_audio_ms", "end of turn -> first audio sent"),
     ("speech_end_to_first_audio_ms", "end of speech -> first audio (server)"),
     ("client_first_audio_ms", "end of speech -> first audio byte (client)"),
+    ("first_answer_audio_ms", "end of turn -> first answer audio sent"),
+    ("speech_end_to_first_answer_audio_ms", "end of speech -> first answer audio (server)"),
+    ("client_first_answer_audio_ms", "end of speech -> first answer audio byte (client)"),
+    ("oracle_tool_wait_ms", "oracle bound: tool wait"),
+    ("oracle_first_answer_audio_ms", "oracle bound: end of speech -> first answer audio"),
+    ("oracle_fire_before_speech_end_ms", "oracle fire time before the end of speech"),
 )
+HEADLINE_KEY = "client_first_answer_audio_ms"
 
 
 def _tts_stage(m: dict[str, Any]) -> float | None:
@@ -53,9 +63,47 @@ def reuse_lead_ms(record: TurnRecord) -> float | None:
     return round(speech_end - min(times), 1) if times else None
 
 
-async def judge_records(records: Sequence[TurnRecord], llm: LlmJudge | None = None) -> list[dict]:
-    """One flat row per turn: verdict, WER, latencies and tool behaviour (no events)."""
+def tool_latency_ms(record: TurnRecord) -> float | None:
+    """How long the calls that answered the turn took (the reused ones and those fired at the
+    end of turn; the slowest of them); None when one has no result."""
+    reuse = record.metrics.get("reuse") or "fresh"
+    used = set(reuse.split(",")) if reuse != "fresh" else set()
+    used |= {
+        e["id"]
+        for e in record.events
+        if e["type"] == "tool_call" and not e.get("speculative", True)
+    }
+    took = {e["id"]: e.get("elapsed_ms") for e in record.events if e["type"] == "tool_result"}
+    if not used or any(took.get(i) is None for i in used):
+        return None
+    return max(float(took[i]) for i in used)
+
+
+def _answer_audio(m: dict[str, Any], client_ms: float | None) -> dict[str, float | None]:
+    """First *answer* audio figures; older runs (no acknowledgement) have only first audio."""
+    first, answer = m.get("first_audio_ms"), m.get("first_answer_audio_ms", m.get("first_audio_ms"))
+    gap = answer - first if answer is not None and first is not None else None
+    return {
+        "first_answer_audio_ms": answer,
+        "speech_end_to_first_answer_audio_ms": m.get(
+            "speech_end_to_first_answer_audio_ms", m.get("speech_end_to_first_audio_ms")
+        ),
+        # the client's first byte may be the acknowledgement: add the server's gap to the answer
+        "client_first_answer_audio_ms": round(client_ms + gap, 1)
+        if client_ms is not None and gap is not None
+        else (client_ms if not m.get("acknowledged") else None),
+    }
+
+
+async def judge_records(
+    records: Sequence[TurnRecord],
+    llm: LlmJudge | None = None,
+    words: dict[str, Words] | None = None,
+) -> list[dict]:
+    """One flat row per turn: verdict, WER, latencies, tool behaviour and, with the clips' word
+    timestamps, the oracle bound (no events)."""
     rows = []
+    words = words or {}
     for r in records:
         m = r.metrics
         if r.error and not m:
@@ -77,8 +125,21 @@ async def judge_records(records: Sequence[TurnRecord], llm: LlmJudge | None = No
         for key in ("end_of_turn_wait_ms", "asr_final_ms", "retrieval_ms", "tool_wait_ms",
                     "llm_first_sentence_ms", "first_audio_ms", "speech_end_to_first_audio_ms",
                     "calls", "speculative_calls", "cancelled", "wasted", "reuse", "reuse_differs",
-                    "preempted", "answer_source", "query"):  # fmt: skip
+                    "preempted", "preempt_commit", "preempt_started", "preempt_discarded",
+                    "preempt_discarded_cpu_ms", "acknowledged", "answer_source", "query",
+                    "speech_end_ms", "end_of_turn_ms"):  # fmt: skip
             row[key] = m.get(key)
+        row |= _answer_audio(m, row["client_first_audio_ms"])
+        row["tool_latency_ms"] = tool_latency_ms(r) if m else None
+        fire = oracle_fire_ms(words.get(r.id) or [], m.get("query") or r.question)
+        row["oracle_fire_ms"] = fire if r.id in words else None
+        speech_end = m.get("speech_end_ms")
+        row["oracle_fire_before_speech_end_ms"] = (
+            speech_end - fire if speech_end is not None and row["oracle_fire_ms"] is not None
+            else None
+        )  # fmt: skip
+        row |= oracle_turn(row, row["oracle_fire_ms"]) or {
+            "oracle_tool_wait_ms": None, "oracle_first_answer_audio_ms": None}  # fmt: skip
         rows.append(row)
     return rows
 
@@ -89,6 +150,11 @@ def _pct(values: list[float], q: float) -> float | None:
 
 def _mean(values: list[float]) -> float | None:
     return round(float(np.mean(values)), 3) if values else None
+
+
+def _ratio(value: float | None, bound: float | None) -> float | None:
+    """How far ``value`` is above the oracle ``bound`` (0.15 = 15 % over it)."""
+    return round(value / bound - 1, 3) if value is not None and bound else None
 
 
 def summarize(rows: Sequence[dict], strategies: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -130,6 +196,24 @@ def summarize(rows: Sequence[dict], strategies: Sequence[str]) -> dict[str, dict
             "reuse_audited": len(audited),
             "reuse_lead_ms": {"p50": _pct(leads, 50), "p90": _pct(leads, 90), "n": len(leads)},
             "preempted_share": _mean([float(bool(r["preempted"])) for r in answered]),
+            "preempt_answer_share": _mean(
+                [float(r.get("preempt_commit") == "answer") for r in answered]
+            ),
+            "preempt_audio_share": _mean(
+                [float(r.get("preempt_commit") == "audio") for r in answered]
+            ),
+            "preempt_started_per_turn": _mean([r.get("preempt_started") or 0 for r in answered]),
+            "preempt_discarded_per_turn": _mean(
+                [r.get("preempt_discarded") or 0 for r in answered]
+            ),
+            "preempt_discarded_cpu_ms_per_turn": _mean(
+                [r.get("preempt_discarded_cpu_ms") or 0.0 for r in answered]
+            ),
+            "acknowledged_share": _mean([float(bool(r.get("acknowledged"))) for r in answered]),
+            "vs_oracle_p50": _ratio(
+                latency["speech_end_to_first_answer_audio_ms"]["p50"],
+                latency["oracle_first_answer_audio_ms"]["p50"],
+            ),
         }
     return out
 

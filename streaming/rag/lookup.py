@@ -9,6 +9,13 @@ not stall the event loop every session shares, so they run in an executor. Parti
 effect strictly in arrival order: one whose parse is not known yet queues, and so does every
 partial after it, until a worker task has parsed it off the loop; then each is applied exactly as
 before (same predictor, same actions, same events). ``resolve`` first waits for that queue.
+
+Three ways to wait less (docs/decisions.md, "Fan-out, sufficiency, shared cache"):
+- fan-out: a partial ending in an unfinished or unstable name ("capital of Austr") also fires
+  the names it may complete to (``fanout.py``), within a per-turn budget of speculative calls;
+- sufficiency: ``resolve`` returns as soon as the caller's test accepts the evidence in hand
+  (a KG fact while the search is still out), with a task for the rest;
+- a result store shared by sessions: a call whose result is there is answered at once.
 """
 
 from __future__ import annotations
@@ -17,17 +24,27 @@ import asyncio
 import itertools
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from streaming.events import Event, ToolCall, ToolCancelled, ToolResultEvent, ToolReused
+from streaming.rag.calls import (
+    Call,
+    LookupOutcome,
+    ResultStore,
+    Sufficient,
+    Tool,
+    first_sufficient,
+    hotwords,
+    merge,
+)
+from streaming.rag.fanout import Completer, fanout_texts, is_unstable
+from streaming.rag.parses import ParseMemo
 from streaming.rag.predictor import (
     CallView,
     Fire,
-    KgKey,
     KgParser,
     Predictor,
     apply_corrections,
@@ -37,48 +54,9 @@ from streaming.rag.predictor import (
 )
 from tools.offload import off_loop
 from tools.search import Hit, SearchResult
-from tools.text import content_words
 
 log = logging.getLogger(__name__)
-
-
-class Tool(Protocol):
-    name: str
-
-    async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult: ...
-
-
-@dataclass
-class Call:
-    id: str
-    tool: str
-    query: str
-    key: str
-    audio_ms: int
-    speculative: bool
-    turn: int
-    task: asyncio.Task | None = None
-    result: SearchResult | None = None
-    state: str = "running"  # running | done | failed | cancelled
-    used: bool = False
-
-    def view(self) -> CallView:
-        ok = self.state == "running" or (
-            self.state == "done" and bool(self.result and self.result.hits)
-        )
-        return CallView(self.id, self.tool, self.query, self.key, self.audio_ms, ok)
-
-
-@dataclass
-class LookupOutcome:
-    query: str
-    hits: list[Hit]
-    reused: bool
-    tool_wait_ms: float
-    stats: dict[str, Any] = field(default_factory=dict)
-    audit: asyncio.Task | None = (
-        None  # benchmarks: did the reused result differ from the final query's?
-    )
+__all__ = ["Call", "Lookup", "LookupOutcome", "Tool"]
 
 
 class Lookup:
@@ -96,6 +74,10 @@ class Lookup:
         audit: bool = False,
         cache_size: int = 256,
         executor: Executor | None = None,
+        completer: Completer | None = None,
+        fanout: int = 2,
+        call_budget: int = 0,
+        results: ResultStore | None = None,
     ) -> None:
         self.tools = tools
         self.emit = emit
@@ -107,12 +89,18 @@ class Lookup:
         self.audit = audit
         self.cache_size = cache_size
         self.executor = executor  # None: the process's shared pool (tools.search.cpu_executor)
+        self.completer = completer if fanout > 0 and strategy != "final" else None
+        self.fanout = fanout
+        self.call_budget = call_budget  # speculative tool calls per turn; 0: no bound
+        self.results = results
+        self._spent = self._budget_hits = 0
         # The predictor never parses itself: it reads the parse the worker already made.
-        self.predictor = Predictor(strategy, self._known_parse if self.kg_parse else None)
+        self._parses = ParseMemo(self.kg_parse, cache_size, executor) if self.kg_parse else None
+        self._known_parse = self._parses.known if self._parses else None
+        self.predictor = Predictor(strategy, self._known_parse)
         self.calls: list[Call] = []
         self.turn = 0
-        self._parsed: OrderedDict[str, KgKey | None] = OrderedDict()  # corrected text -> parse
-        self._pending: deque[tuple[str, int]] = deque()  # partials waiting for their parse
+        self._pending: deque[tuple[str, int, bool]] = deque()  # partials awaiting a parse
         self._worker: asyncio.Task | None = None
 
     # --- while the user speaks -------------------------------------------------------------
@@ -124,42 +112,70 @@ class Lookup:
                 self._cancel(call, "new turn")
         self.predictor.reset()
         self.turn += 1
+        self._spent = self._budget_hits = 0
         done = [c for c in self.calls if c.state == "done"]
         self.calls = done[-self.cache_size :]
 
-    def on_partial(self, text: str, audio_ms: int) -> None:
-        """Apply a partial now if nothing needs parsing, else queue it behind the parse."""
-        if not self._pending and self._parse_text(text) is None:
-            self._apply(text, audio_ms)
+    def on_partial(self, text: str, audio_ms: int, tail: str = "") -> None:
+        """Apply a partial now if nothing needs parsing, else queue it behind the parse.
+        ``tail``: the ASR's unstable end of the hypothesis (its last word may still change)."""
+        unstable = is_unstable(text, tail)
+        if not self._pending and not self._parse_texts(text, unstable):
+            self._apply(text, audio_ms, unstable)
             return
-        self._pending.append((text, audio_ms))
+        self._pending.append((text, audio_ms, unstable))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work(self.turn), name="lookup-partials")
 
-    def _parse_text(self, text: str) -> str | None:
-        """The text the predictor will hand the KG parser for this partial, when that parse is
-        still unknown; None when the predictor will not parse (or the parse is memoized)."""
-        if self.kg_parse is None or self.predictor.strategy == "final" or not make_query(text):
-            return None  # the predictor returns before parsing
+    def _parse_texts(self, text: str, unstable: bool) -> list[str]:
+        """The texts this partial will hand the KG parser (the predictor's, the fan-out's)
+        whose parse is still unknown; none when nothing will be parsed (or all are memoized)."""
+        if self._parses is None or self.predictor.strategy == "final" or not make_query(text):
+            return []  # the predictor returns before parsing
         corrected = apply_corrections(text)
-        return None if corrected in self._parsed else corrected
+        texts = [corrected] + [t for t, _ in self._fanout_texts(corrected, unstable)]
+        return [t for t in texts if t not in self._parses]
 
-    def _apply(self, text: str, audio_ms: int) -> None:
-        for action in self.predictor.on_partial(text, audio_ms):
+    def _fanout_texts(self, corrected: str, unstable: bool) -> list[tuple[str, str]]:
+        if self.completer is None:
+            return []
+        return fanout_texts(self.completer, corrected, unstable, self.fanout)
+
+    def _apply(self, text: str, audio_ms: int, unstable: bool = False) -> None:
+        actions = self.predictor.on_partial(text, audio_ms)
+        for action in actions:
             self._execute(action)
+        if any(a.tool == "search" for a in actions):  # a new query: hedge its last word
+            self._fan_out(apply_corrections(text), audio_ms, unstable)
+
+    def _fan_out(self, corrected: str, audio_ms: int, unstable: bool) -> None:
+        """Fire the completions of the partial's last word, in parallel, without evicting a
+        call (only into free parallel slots) and leaving budget for one more call per tool."""
+        plans = []  # every candidate's graph lookup (fast, exact) before its searches
+        for text, name in self._fanout_texts(corrected, unstable):
+            kg = self._known_parse(text) if self._known_parse else None
+            if kg is not None:
+                plans.append((0, "kg", text, "|".join(kg), name))
+            plans.append((1, "search", make_query(text), query_key(make_query(text)), name))
+        for _, tool, query, key, name in sorted(plans, key=lambda p: p[0]):
+            if tool in self.tools and query and self._cached(tool, key) is None:
+                running = [c for c in self._running() if c.speculative]
+                if self.call_budget and self._spent + len(self.tools) >= self.call_budget:
+                    self._budget_hits += 1
+                elif len(running) < self.max_parallel:
+                    self._fire(tool, query, key, audio_ms, speculative=True).fanout = name
 
     async def _work(self, turn: int) -> None:
         """Parse queued partials off the loop, in order, applying each as soon as it is parsed."""
         while self._pending and turn == self.turn:
-            text, audio_ms = self._pending[0]
-            corrected = self._parse_text(text)
-            if corrected is not None:
-                await self._parse_off_loop(corrected)
+            text, audio_ms, unstable = self._pending[0]
+            for corrected in self._parse_texts(text, unstable):
+                await self._parses.off_loop(corrected)  # type: ignore[union-attr]
                 if turn != self.turn:  # reset (or closed) while parsing: the turn is gone
                     return
             self._pending.popleft()
             try:
-                self._apply(text, audio_ms)
+                self._apply(text, audio_ms, unstable)
             except Exception:  # no caller to raise to: log it, keep the later partials going
                 log.exception("applying a partial failed")
 
@@ -174,32 +190,6 @@ class Lookup:
             self._worker.cancel()
         self._worker = None
 
-    # --- the knowledge-graph parse, memoized, off the loop ----------------------------------
-    def _remember(self, text: str, parsed: KgKey | None) -> KgKey | None:
-        self._parsed[text] = parsed
-        self._parsed.move_to_end(text)
-        while len(self._parsed) > self.cache_size:
-            self._parsed.popitem(last=False)
-        return parsed
-
-    async def _parse_off_loop(self, text: str) -> KgKey | None:
-        if text in self._parsed:
-            return self._parsed[text]
-        assert self.kg_parse is not None
-        try:
-            parsed = await off_loop(self.kg_parse, text, executor=self.executor)
-        except Exception:  # a broken parser costs the KG call, never the session
-            log.exception("kg parse failed")
-            parsed = None
-        return self._remember(text, parsed)
-
-    def _known_parse(self, text: str) -> KgKey | None:
-        """The predictor's parser: the memoized parse (inline only if it is missing)."""
-        if text in self._parsed:
-            return self._parsed[text]
-        assert self.kg_parse is not None
-        return self._remember(text, self.kg_parse(text))
-
     def _execute(self, action: Fire) -> None:
         if action.tool not in self.tools:
             return
@@ -209,30 +199,18 @@ class Lookup:
                     self._cancel(call, "superseded")
         if self._cached(action.tool, action.key) is not None:
             return
+        if self.call_budget and self._spent >= self.call_budget:
+            self._budget_hits += 1  # this turn's speculation is spent: the final query decides
+            return
         running = [c for c in self._running() if c.speculative]
         if len(running) >= self.max_parallel:
             self._cancel(min(running, key=lambda c: c.audio_ms), "parallel bound")
         self._fire(action.tool, action.query, action.key, action.audio_ms, speculative=True)
 
     def hotwords(self, limit: int = 6) -> list[str]:
-        """Names in this turn's finished results, newest call first: KG entities, then hit
-        titles; the final ASR decode is biased toward them (retrieval-aware decoding)."""
-        names: list[str] = []
-        for call in reversed([c for c in self.calls if c.turn == self.turn and c.result]):
-            assert call.result is not None
-            entity = call.result.meta.get("entity")
-            found = [entity] if entity else []
-            said = {w[:4] for w in content_words(call.query)}
-            # a title only when the speech already named it, at least by a prefix ("austr"):
-            # titles that merely match the question's other words ("capital" -> "Boston")
-            # would pull the decode toward names nobody said
-            found += [
-                h.doc.title
-                for h in call.result.hits[:3]
-                if {w[:4] for w in content_words(h.doc.title)} & said
-            ]
-            names += [n for n in found if n and n not in names]
-        return names[:limit]
+        """Names in this turn's finished results, newest first (retrieval-aware decoding)."""
+        # not fan-out candidates: a name the speaker may not have said must not bias the ASR
+        return hotwords([c for c in self.calls if c.turn == self.turn and not c.fanout], limit)
 
     def peek(self, text: str) -> list[Hit] | None:
         """Evidence already in hand for ``text`` (completed sufficient calls only), without
@@ -242,7 +220,7 @@ class Lookup:
         if not query:
             return None
         plans = [("search", query, query_key(query))]
-        kg = self._known_parse(text) if self.kg_parse else None  # memoized by the partials
+        kg = self._known_parse(text) if self._known_parse else None  # memoized by partials
         if kg is not None:
             plans.insert(0, ("kg", text, "|".join(kg)))
         hits: list[Hit] = []
@@ -257,10 +235,17 @@ class Lookup:
             call = next(c for c in self.calls if c.id == view.id)
             assert call.result is not None
             hits += call.result.hits
-        return _merge(hits)
+        return merge(hits)
 
     # --- at end of turn --------------------------------------------------------------------
-    async def resolve(self, final_text: str, audio_ms: int) -> LookupOutcome:
+    async def resolve(
+        self, final_text: str, audio_ms: int, sufficient: Sufficient | None = None
+    ) -> LookupOutcome:
+        """The evidence for the final transcript: reused speculative calls, else fresh ones.
+
+        Without ``sufficient`` it waits for every chosen call. With it, it returns as soon as
+        ``sufficient(hits in hand, tools still out)`` says yes (or all are in); the outcome's
+        ``rest`` then resolves to all the evidence, and the calls still out keep running."""
         t0 = time.perf_counter()
         await self._flush()  # the calls of every partial so far are in place, as before
         final_text = apply_corrections(final_text)
@@ -268,7 +253,7 @@ class Lookup:
         key = query_key(query)
         chosen: list[Call] = []
         plans = [("search", query, key)]
-        kg = await self._parse_off_loop(final_text) if self.kg_parse else None
+        kg = await self._parses.off_loop(final_text) if self._parses else None
         if kg is not None:
             plans.insert(0, ("kg", final_text, "|".join(kg)))
         reused_ids = []
@@ -293,14 +278,14 @@ class Lookup:
         for call in self._running():
             if call not in chosen:
                 self._cancel(call, "not needed at end of turn")
-        results = await asyncio.gather(*(self._result(c) for c in chosen))
+        hits, rest = await first_sufficient(chosen, self._result, sufficient)
         wait_ms = (time.perf_counter() - t0) * 1000
-        hits = _merge([h for r in results for h in r.hits])
         stats = self._stats(reused_ids)
+        stats["early_start"] = ",".join(sorted(c.tool for c in chosen if c.result is None))
         audit = None
         if self.audit and reused_ids and "search" in self.tools:  # off the critical path
             audit = asyncio.create_task(self._audit(query, chosen))
-        return LookupOutcome(query, hits, bool(reused_ids), wait_ms, stats, audit)
+        return LookupOutcome(query, hits, bool(reused_ids), wait_ms, stats, audit, rest)
 
     async def _reflect(
         self,
@@ -325,6 +310,10 @@ class Lookup:
             "cancelled": sum(c.state == "cancelled" for c in turn),
             "wasted": sum(not c.used and c.state != "cancelled" for c in speculative),
             "reuse": ",".join(reused_ids) if reused_ids else "fresh",
+            "fanout": sum(c.fanout is not None for c in turn),
+            "fanout_used": sum(c.fanout is not None and c.used for c in turn),
+            "budget_hits": self._budget_hits,
+            "cache_hits": sum(c.cached for c in turn),
         }
 
     async def _audit(self, query: str, chosen: list[Call]) -> bool:
@@ -349,18 +338,37 @@ class Lookup:
         call = Call(f"c{next(self._ids)}", tool, query, key, audio_ms, speculative, self.turn)
         self.calls.append(call)
         self.emit(ToolCall(call.id, tool, query, speculative, audio_ms))
+        shared = self.results.get(tool, self._store_key(call)) if self.results else None
+        if shared is not None:  # another session's result: in hand at once, no tool wait
+            call.cached = True
+            self._finish(call, shared, 0.0)
+            return call
+        self._spent += speculative
         call.task = asyncio.create_task(self._run(call), name=f"tool-{call.id}")
         return call
 
+    @staticmethod
+    def _store_key(call: Call) -> str:
+        """The shared cache's key: the normalized query; for the KG also the question's words
+        (its reasoning reads the whole question, not only the entity and attribute)."""
+        if call.tool == "kg":
+            return f"{call.key}#{query_key(make_query(call.query))}"
+        return call.key
+
     async def _run(self, call: Call) -> SearchResult:
         result = await self.tools[call.tool](call.query, self.deadline_s)
+        if self.results is not None and not result.error:
+            self.results.put(call.tool, self._store_key(call), result)
+        return self._finish(call, result, result.elapsed_ms)
+
+    def _finish(self, call: Call, result: SearchResult, elapsed_ms: float) -> SearchResult:
         call.result = result
         call.state = "failed" if result.error else "done"
         self.emit(
             ToolResultEvent(
                 call.id,
                 call.tool,
-                round(result.elapsed_ms, 1),
+                round(elapsed_ms, 1),
                 [h.as_dict() for h in result.hits],
                 result.error,
             )
@@ -390,14 +398,3 @@ class Lookup:
         self._drop_pending()
         for call in self._running():
             self._cancel(call, "session closed")
-
-
-def _merge(hits: list[Hit]) -> list[Hit]:
-    """Knowledge-graph facts first (they come first in the list), no duplicate sentences."""
-    seen, out = set(), []
-    for hit in hits:
-        key = (hit.doc.id, hit.snippet)
-        if key not in seen:
-            seen.add(key)
-            out.append(hit)
-    return out

@@ -1,21 +1,29 @@
-"""The aiohttp server: ``/`` serves the web demo, ``/ws`` the voice sessions, ``/healthz`` status."""
+"""The aiohttp server: ``/`` serves the web demo, ``/ws`` the voice sessions, ``/healthz`` status.
+
+``/ws`` admits a session only with the shared token (when one is set: 401), from an allowed
+browser Origin (403) and below ``max_sessions`` (a ``server_busy`` error event, close 1013).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from streaming.events import Error
 from streaming.server.config import Config
 from streaming.server.engine import Engine
+from streaming.server.observability import Observability, bind_session
 from streaming.server.session import Session
 from streaming.server.toolset import ToolSet
+from tools.auth import forbidden_origin, origin_ok, token_ok, unauthorized
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -56,21 +64,31 @@ class SessionRegistry:
 
 SESSIONS = web.AppKey("sessions", SessionRegistry)
 STARTED = web.AppKey("started", float)
+OBSERVABILITY = web.AppKey("observability", Observability)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     app = request.app
     engine = app[ENGINE]
     config = engine.config
+    if not token_ok(request, config.token):  # refused before the upgrade; the token never logged
+        log.info("refused /ws from %s: no valid token", request.remote)
+        return unauthorized()
+    if not origin_ok(request, config.allowed_origins):
+        log.info("refused /ws from %s: Origin %r", request.remote, request.headers.get("Origin"))
+        return forbidden_origin()
     # aiohttp's own limit closes the socket without a word; ours answers with an error event.
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=max(4 * config.max_frame_bytes, 1 << 20))
     await ws.prepare(request)
     sessions = app[SESSIONS]
     if len(sessions) >= config.max_sessions:
         await ws.send_json(Error("server_busy", f"{len(sessions)} sessions already open").to_json())
-        await ws.close()
+        app[OBSERVABILITY].errors.labels("server_busy").inc()
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"server busy")
         return ws
     session = Session(engine, ws, config, app[TOOLS])
+    session.outbox.observer = app[OBSERVABILITY].on_event
+    bind_session(session.id)  # this handler's log records, and its session's tasks'
     await sessions.add(session)
     log.info("session %s opened from %s (%d open)", session.id, request.remote, len(sessions))
     try:
@@ -97,6 +115,13 @@ async def healthz(request: web.Request) -> web.Response:
             "search_url": request.app[TOOLS].search_url,
             "tools": sorted(request.app[TOOLS].tools()),
             "uptime_s": round(time.monotonic() - request.app[STARTED], 1),
+            # scale-out (docs/deploy.md): which process behind the load balancer; the backends
+            "server_id": f"{socket.gethostname()}:{os.getpid()}",
+            "search_backend": engine.config.search_backend,
+            "result_cache": {
+                "shared": "redis" if engine.config.result_cache_url else "",
+                "entries": len(request.app[TOOLS].results),
+            },
         }
     )
 
@@ -113,6 +138,8 @@ def create_app(engine: Engine) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/healthz", healthz)
+    app[OBSERVABILITY] = Observability(lambda: len(app[SESSIONS]))
+    app.router.add_get("/metrics", app[OBSERVABILITY].handler)
     app.router.add_static("/static/", WEB_DIR, show_index=False)
     return app
 

@@ -19,7 +19,10 @@ class Config:
     # --- server
     host: str = field(default="127.0.0.1", metadata={"help": "bind address"})
     port: int = field(default=8765, metadata={"help": "TCP port"})
-    max_sessions: int = field(default=16, metadata={"help": "concurrent websocket sessions"})
+    max_sessions: int = field(
+        default=4,
+        metadata={"help": "concurrent sessions; more get server_busy (see docs/decisions.md)"},
+    )
     max_frame_bytes: int = field(default=64_000, metadata={"help": "largest accepted ws frame"})
     max_audio_rate: float = field(
         default=4.0, metadata={"help": "audio may arrive at most this many x real time"}
@@ -33,6 +36,19 @@ class Config:
     early_final_ms: int = field(
         default=128, metadata={"help": "silence after which a tentative final decode starts"}
     )
+    # --- end of turn (semantic endpointing, voice/endpoint.py)
+    end_of_turn: str = field(
+        default="semantic",
+        metadata={
+            "help": "semantic (transcript completeness + Smart Turn v3 decide) | fixed "
+            "(end_of_turn_ms of silence); the start option end_of_turn_ms forces fixed"
+        },
+    )
+    eot_min_ms: int = field(default=200, metadata={"help": "semantic: least silence that ends"})
+    eot_max_ms: int = field(default=1200, metadata={"help": "semantic: most silence before end"})
+    smart_turn: bool = field(
+        default=True, metadata={"help": "semantic: use Smart Turn v3 when pipecat-ai is installed"}
+    )
     # --- ASR
     asr_model: str = field(
         default="base", metadata={"help": "tiny.en | base | path to a CTranslate2 folder"}
@@ -42,8 +58,16 @@ class Config:
         metadata={"help": "encode audio + this much silence, not a 30 s window (0 = full window)"},
     )
     asr_threads: int = field(default=2, metadata={"help": "CTranslate2 CPU threads"})
-    partial_interval_ms: int = field(default=700, metadata={"help": "audio between partials"})
+    partial_interval_ms: int = field(default=320, metadata={"help": "audio between partials"})
     final_beam_size: int = field(default=1, metadata={"help": "beam size of the final decode"})
+    # --- faster speculation (issue 11): partials from a small model, the final from asr_model
+    partial_asr_model: str = field(
+        default="tiny.en",
+        metadata={"help": "partial model: tiny.en | base | folder; '' or 'same' = asr_model"},
+    )
+    partial_window_pad_s: float = field(
+        default=2.0, metadata={"help": "silence after the audio in a partial model's window"}
+    )
     # --- tools
     corpus: str = field(
         default="", metadata={"help": "folder or jsonl of documents (default: bundled)"}
@@ -77,6 +101,20 @@ class Config:
         default=4, metadata={"help": "speculative calls in flight per session"}
     )
     seed: int = field(default=0, metadata={"help": "seed of the simulated tool latencies"})
+    # --- speculation fan-out and the shared result cache (issue 11; docs/decisions.md)
+    fanout: int = field(
+        default=2,
+        metadata={"help": "names an unfinished last word is completed to and fired (0 = off)"},
+    )
+    call_budget: int = field(
+        default=8, metadata={"help": "speculative tool calls per turn (0 = no bound)"}
+    )
+    result_cache_ttl_s: float = field(
+        default=300.0, metadata={"help": "seconds a tool result is shared across sessions"}
+    )
+    result_cache_size: int = field(
+        default=1024, metadata={"help": "tool results shared across sessions (0 = off)"}
+    )
     # --- predictor
     strategy: str = field(
         default="triggered", metadata={"help": "final | fixed-interval | triggered"}
@@ -113,13 +151,82 @@ class Config:
         default=0.55,
         metadata={"help": "below this answer-fit confidence the answer is I don't know"},
     )
+    # --- spoken acknowledgement while a tool is out (issue 11 item 7; docs/decisions.md)
+    acknowledge: bool = field(
+        default=False,
+        metadata={"help": "say a short 'Let me check.' when the evidence is still out"},
+    )
+    acknowledge_after_ms: int = field(
+        default=500,
+        metadata={"help": "how long after the final transcript a tool may be out before it"},
+    )
+    acknowledge_text: str = field(
+        default="Let me check.", metadata={"help": "the acknowledgement (synthesized once)"}
+    )
     # --- TTS
     tts_length_scale: float = field(
         default=1.0, metadata={"help": "piper speaking rate (<1 faster)"}
     )
     output_sample_rate: int = field(default=16000, metadata={"help": "default answer audio rate"})
+    # --- limits, admission and security (issue 12; docs/decisions.md)
+    max_turn_s: float = field(
+        default=30.0, metadata={"help": "a spoken turn's audio cap: then it ends (0 = no cap)"}
+    )
+    typed_per_minute: float = field(
+        default=20.0, metadata={"help": "typed questions per minute per session (burst: 5)"}
+    )
+    idle_timeout_s: float = field(
+        default=300.0,
+        metadata={"help": "close a session that sends nothing for this long (0 = never)"},
+    )
+    token: str = field(
+        default="",
+        repr=False,  # never in a log line or a traceback's locals
+        metadata={
+            "help": "shared secret for /ws and the search service (Authorization: Bearer, or "
+            "?token=); empty: open"
+        },
+    )
+    allowed_origins: str = field(
+        default="",
+        metadata={
+            "help": "comma-separated browser Origins allowed on /ws; empty: the server's own "
+            "host; '*': any"
+        },
+    )
+    eval_mode: bool = field(
+        default=False,
+        metadata={"help": "allow the evaluation-only start options (audit, evidence, pace_audio)"},
+    )
+    # --- scale-out (issue 12 item 8; docs/deploy.md): shared cache in Redis, search in PostgreSQL
+    result_cache_url: str = field(
+        default="",
+        metadata={
+            "help": "where the shared tool-result cache lives: '' in-process | "
+            "redis://host:6379/0 (shared by every server process on that Redis)"
+        },
+    )
+    search_backend: str = field(
+        default="bm25",
+        metadata={"help": "index of the in-process search service: bm25 | postgres (pg_dsn)"},
+    )
+    pg_dsn: str = field(
+        default="",
+        repr=False,  # may carry a password
+        metadata={"help": "PostgreSQL DSN for search_backend=postgres (empty table: loaded)"},
+    )
+    pg_table: str = field(default="streamrag_docs", metadata={"help": "PostgreSQL table"})
     # --- misc
     log_level: str = field(default="INFO", metadata={"help": "logging level"})
+    # --- observability and faults (issue 12): JSON logs; the LLM endpoint's stall deadline
+    log_format: str = field(
+        default="text",
+        metadata={"help": "text | json (one JSON object per line, session/turn ids)"},
+    )
+    llm_timeout_ms: int = field(
+        default=4000,
+        metadata={"help": "OpenAI endpoint: longest wait for its first or next streamed chunk"},
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
@@ -130,7 +237,7 @@ class Config:
         for f in fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())
             if raw is not None:
-                values[f.name] = _coerce(hints[f.name], raw)
+                values[f.name] = coerce(hints[f.name], raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -138,7 +245,8 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-def _coerce(kind: Any, raw: str) -> Any:
+def coerce(kind: Any, raw: str) -> Any:
+    """A flag or env value as the field's type; booleans accept 1/true/yes/on (else false)."""
     if kind is bool:
         return raw.lower() in {"1", "true", "yes", "on"}
     return kind(raw)

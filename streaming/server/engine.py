@@ -35,6 +35,7 @@ class Engine:
     index: Bm25Index
     answerer: Answerer
     kg: Any = None  # tools.kg.KnowledgeGraph, when enabled
+    partial_asr: WhisperAsr | None = None  # a faster model for partials; None: asr makes them
 
     @classmethod
     def load(cls, config: Config) -> Engine:
@@ -51,14 +52,19 @@ class Engine:
             index=Bm25Index(docs),
             answerer=Answerer(llm, config.min_answer_confidence, config.max_answer_tokens),
         )
+        if config.partial_asr_model not in ("", "same", config.asr_model):
+            engine.partial_asr = WhisperAsr(
+                config.partial_asr_model, config.asr_threads, config.partial_window_pad_s
+            )
         if config.kg:
             from tools.kg import KnowledgeGraph
 
             engine.kg = KnowledgeGraph.build(docs)
         log.info(
-            "engine ready in %.1fs: asr=%s llm=%s docs=%d",
+            "engine ready in %.1fs: asr=%s partials=%s llm=%s docs=%d",
             time.perf_counter() - t0,
             config.asr_model,
+            engine.partial_asr.name if engine.partial_asr else config.asr_model,
             config.llm_backend,
             len(docs),
         )
@@ -69,5 +75,7 @@ class Engine:
         import numpy as np
 
         self.asr.transcribe(np.zeros(16000, np.float32))
+        if self.partial_asr is not None:
+            self.partial_asr.transcribe(np.zeros(16000, np.float32))
         self.tts.synthesize("Ready.")
         self.index.search("warm up")

@@ -4,6 +4,11 @@ Each websocket message is validated (size, sample alignment, rate limit), resamp
 cut into Silero's 512-sample frames and scored on the VAD model's worker thread, never on the
 event loop. The turn detector (pure) then turns probabilities into speech events, and a short
 pre-roll keeps the audio just before speech onset for the transcriber.
+
+A turn's audio is capped (``max_turn_ms``): past the cap the detector is fed silence until its
+endpoint ends the turn (so every turn ends, whatever the endpoint policy) and until the speaker
+really pauses (``end_of_turn_ms`` of silence), so the capped turn is answered, not barged in on
+by its own continuation. The frame that crossed the cap says so (``capped``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class Frame:
     samples: np.ndarray
     in_speech: bool
     events: list[VadEvent]
+    capped: bool = False  # this frame took the turn past max_turn_ms: it is being ended
 
 
 class AudioFrontEnd:
@@ -63,8 +69,13 @@ class AudioFrontEnd:
         max_frame_bytes: int,
         max_audio_rate: float,
         preroll_frames: int,
+        max_turn_ms: int = 0,
     ) -> None:
         self.vad, self.detector = vad, detector
+        self.max_turn_ms = max_turn_ms
+        self._onset_ms = 0
+        self._muted = False  # past the cap: the detector hears silence until a real pause
+        self._silent_ms = 0  # the current run of frames under the detector's neg_threshold
         self.in_rate, self.max_frame_bytes = in_rate, max_frame_bytes
         self.max_audio_rate = max_audio_rate
         self._stream = vad.new_stream()
@@ -103,9 +114,27 @@ class AudioFrontEnd:
         self._pending = self._pending[n * FRAME :]
         probs = await self.vad.worker.run(Priority.FINAL_ASR, self._stream.probs, chunks)
         for chunk, prob in zip(chunks, probs, strict=True):
-            events = self.detector.update(prob)
+            events = self.detector.update(self._heard(prob))
             self.preroll.append(chunk)
-            yield Frame(chunk, self.detector.in_speech, events)
+            yield Frame(chunk, self.detector.in_speech, events, self._cap(events))
+
+    def _heard(self, prob: float) -> float:
+        """The probability the detector is given: the real one, or 0 while muted by the cap."""
+        quiet = prob < self.detector.neg_threshold
+        self._silent_ms = self._silent_ms + FRAME_MS if quiet else 0
+        if self._muted and not self.detector.in_speech:
+            self._muted = self._silent_ms < self.detector.end_of_turn_ms
+        return 0.0 if self._muted else prob
+
+    def _cap(self, events: list[VadEvent]) -> bool:
+        """Track the turn's onset; True on the frame that takes it past ``max_turn_ms``."""
+        for event in events:
+            if event.kind == "speech_start":
+                self._onset_ms = event.speech_ms
+        if not self.max_turn_ms or self._muted or not self.detector.in_speech:
+            return False
+        self._muted = self.detector.audio_ms - self._onset_ms >= self.max_turn_ms
+        return self._muted
 
     def take_preroll(self, now_ms: int) -> tuple[np.ndarray, int]:
         """The kept audio up to ``now_ms``, and the audio time (ms) at which it starts."""

@@ -27,6 +27,10 @@ class TurnMarks:
     answer_source: str | None = None
     answer: str = ""
     preempted: bool = False
+    preempt_commit: str | None = None  # "answer" (text and audio) | "audio" (first audio only)
+    preempt_discarded_cpu_ms: float = 0.0  # CPU spent on preparations thrown away (session)
+    acknowledged: bool = False  # a spoken acknowledgement played before the answer
+    first_answer_audio: float | None = None  # wall time the answer's own first audio left
     reuse_differs: bool | None = None
     interrupted: bool = False
     error: str | None = None  # the exception that ended the turn, if one did
@@ -45,7 +49,9 @@ def turn_metrics(
 ) -> dict[str, Any]:
     """The ``turn_metrics.metrics`` object of a finished (or interrupted) turn."""
     eot = marks.eot
-    first_audio = first_audio_at if marks.first_sentence is not None else None
+    first_audio = first_audio_at if marks.first_sentence is not None or marks.acknowledged else None
+    # without an acknowledgement the first audio is the answer's
+    first_answer = marks.first_answer_audio if marks.acknowledged else first_audio
     final = marks.final if marks.final is not None else eot
     wait = marks.eot_ms - marks.speech_end_ms if marks.eot_ms is not None else None
     stats = marks.lookup
@@ -62,6 +68,8 @@ def turn_metrics(
             marks.first_sentence, marks.retrieved if marks.retrieved is not None else eot
         ),
         "first_audio_ms": _ms(first_audio, eot),
+        "first_answer_audio_ms": _ms(first_answer, eot),
+        "acknowledged": marks.acknowledged,
         "answer_source": marks.answer_source,
         "answer": marks.answer,
         "query": marks.query,
@@ -77,7 +85,10 @@ def turn_metrics(
         "preempted": marks.preempted,
         "preempt_started": preempt_started,
         "preempt_discarded": preempt_discarded,
+        "preempt_commit": marks.preempt_commit,
+        "preempt_discarded_cpu_ms": round(marks.preempt_discarded_cpu_ms, 1),
     }
-    if metrics["first_audio_ms"] is not None and wait is not None:
-        metrics["speech_end_to_first_audio_ms"] = round(metrics["first_audio_ms"] + wait, 1)
+    for key in ("first_audio", "first_answer_audio"):
+        if metrics[f"{key}_ms"] is not None and wait is not None:
+            metrics[f"speech_end_to_{key}_ms"] = round(metrics[f"{key}_ms"] + wait, 1)
     return metrics

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -29,25 +30,32 @@ class Outbox:
         self._queue: asyncio.Queue[tuple[int | None, Any]] = asyncio.Queue(max_items)
         self._playback_end = 0.0  # monotonic time when audio sent so far finishes playing
         self.first_audio_at: float | None = None  # wall time the current answer's first audio left
+        # the same, for audio of the answer itself (not a spoken acknowledgement before it)
+        self.first_answer_audio_at: float | None = None
         self.closed = False
         # False for clients that buffer (evaluation, files): audio goes out as fast as it is made.
         self.pace = True
         self.gone = asyncio.Event()  # set when the client can no longer be written to
+        self.observer: Callable[[Event], None] | None = None  # sees every event (metrics)
 
     # --- producers ----------------------------------------------------------------------
     def send(self, event: Event, generation: int | None = None) -> None:
         """Queue an event. Data events must name the answer generation they belong to."""
+        if self.observer is not None:
+            self.observer(event)
         if self.closed:
             return
         gen = None if event.system else (self.generation if generation is None else generation)
         self._put((gen, event))
 
-    def send_audio(self, pcm16: bytes, rate: int, generation: int) -> None:
+    def send_audio(self, pcm16: bytes, rate: int, generation: int, answer: bool = True) -> None:
+        """Queue answer audio; ``answer=False`` for an acknowledgement ("Let me check."), which
+        is dropped on barge-in the same way but does not count as the answer's first audio."""
         if self.closed:
             return
         step = rate * AUDIO_CHUNK_MS // 1000 * 2
         for i in range(0, len(pcm16), step):
-            self._put((generation, (pcm16[i : i + step], rate)))
+            self._put((generation, (pcm16[i : i + step], rate, answer)))
 
     def _put(self, item: tuple[int | None, Any]) -> None:
         if self._queue.full():  # a client that stopped reading: drop data, keep system events
@@ -83,7 +91,7 @@ class Outbox:
 
     def new_answer(self) -> int:
         self.generation += 1
-        self.first_audio_at = None
+        self.first_audio_at = self.first_answer_audio_at = None
         return self.generation
 
     @property
@@ -124,7 +132,9 @@ class Outbox:
             self.closed = True
             self.gone.set()
 
-    async def _send_audio_chunk(self, chunk: bytes, rate: int, gen: int | None) -> None:
+    async def _send_audio_chunk(
+        self, chunk: bytes, rate: int, answer: bool, gen: int | None
+    ) -> None:
         now = time.monotonic()
         ahead = self._playback_end - now
         if self.pace and ahead > AUDIO_LEAD_MS / 1000:
@@ -135,4 +145,6 @@ class Outbox:
         await self.ws.send_bytes(chunk)
         if self.first_audio_at is None:
             self.first_audio_at = time.monotonic()
+        if answer and self.first_answer_audio_at is None:
+            self.first_answer_audio_at = time.monotonic()
         self._playback_end = max(self._playback_end, now) + len(chunk) / 2 / rate

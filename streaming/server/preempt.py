@@ -1,11 +1,14 @@
 """Preemptive answers: start answering at the user's first pause, before the end of turn.
 
-When the VAD reports a pause and the latest hypothesis already has a *sufficient* tool result in
-hand (the reflector's test, with no new call and no side effect), the answer text and the audio
-of its first sentence are prepared at speculative priority. At end of turn the preparation is
-committed if the final transcript asks the same thing (the same query words, or more of them) over
-the same evidence;
-otherwise it is discarded and the turn is answered as usual. Speech resuming cancels it.
+When the VAD reports a pause, the latest hypothesis's answer is prepared at speculative priority
+(the answer text and the audio of its first sentence) as soon as a *sufficient* tool result is in
+hand (the reflector's test, with no new call and no side effect): at once if one already is,
+otherwise when one of the turn's calls still in flight lands while the silence lasts. At end of
+turn the preparation is committed whole if the final transcript asks the same thing (the same
+query words, or more of them) over the same evidence; otherwise the turn is answered as usual,
+and the prepared first audio is still spoken if the answer's first sentence is the prepared one
+word for word (the final only worded the question differently). Speech resuming cancels it.
+Every preparation thrown away is counted, with the CPU it cost (docs/decisions.md).
 
 Speculative prefill is the LLM's share of the same idea, and starts earlier: at every partial
 whose evidence is already in hand, the prompt's prefix (instructions and facts; the question
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +47,7 @@ class Prepared:
     evidence: tuple[str, ...]
     sentences: list[AnswerSentence] = field(default_factory=list)
     first_audio: list[np.ndarray] = field(default_factory=list)
+    cpu_ms: float = 0.0  # answer steps on the loop thread + TTS in its worker thread
 
 
 class Preemptor:
@@ -50,23 +56,60 @@ class Preemptor:
         self.lookup = lookup
         self._task: asyncio.Task | None = None
         self._prepared: Prepared | None = None
+        self._spare: tuple[asyncio.Task, Prepared] | None = None  # for its first audio only
         self.started = self.discarded = 0
+        self.committed = self.committed_audio = 0
+        self._folded = 0.0
+        self._thrown: list[Prepared] = []  # discarded, until their last piece of work is counted
         self._prefill_task: asyncio.Task | None = None
         self._prefill_key: tuple[str, tuple[str, ...]] | None = None
         self.prefills = self.prefilled_tokens = 0
 
     def start(self, text: str) -> bool:
-        """Prepare an answer for ``text`` if a sufficient result is already in hand."""
+        """Prepare an answer for ``text`` now if a sufficient result is in hand (True), else as
+        soon as one of the turn's calls in flight lands with one, until cancelled (False)."""
         self.cancel()
-        hits = self.lookup.peek(text)
-        if not hits:
-            return False
         question = apply_corrections(text)
-        prepared = Prepared(query_key(make_query(question)), _ids(hits))
+        key = query_key(make_query(question))
+        if not key:
+            return False
+        hits = self.lookup.peek(text)
+        if hits:
+            self._begin(key, question, hits)
+            return True
+        if self._in_flight():
+            self._task = asyncio.create_task(self._when_evidence(text, key, question))
+        return False
+
+    def _in_flight(self) -> list[asyncio.Task]:
+        """The tasks of this turn's tool calls still running (the lookup's own calls)."""
+        turn = getattr(self.lookup, "turn", None)
+        return [
+            c.task
+            for c in getattr(self.lookup, "calls", ())
+            if c.state == "running" and c.task is not None and c.turn == turn
+        ]
+
+    async def _when_evidence(self, text: str, key: str, question: str) -> None:
+        while True:
+            hits = self.lookup.peek(text)
+            if hits:
+                self._begin(key, question, hits, replaces=asyncio.current_task())
+                return
+            running = self._in_flight()
+            if not running:
+                return  # nothing more can land before the end of turn
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+
+    def _begin(
+        self, key: str, question: str, hits: list[Hit], replaces: asyncio.Task | None = None
+    ) -> None:
+        if replaces is not None and self._task is not replaces:
+            return  # cancelled or superseded meanwhile
+        prepared = Prepared(key, _ids(hits))
         self._prepared = prepared
         self._task = asyncio.create_task(self._prepare(prepared, question, hits))
         self.started += 1
-        return True
 
     def prefill(self, text: str) -> bool:
         """Start prefilling the LLM for ``text`` if its evidence is in hand; False if not (no
@@ -100,29 +143,82 @@ class Preemptor:
 
     def close(self) -> None:
         self.cancel()
+        self._drop_spare()
         self.stop_prefill()
 
     def cancel(self) -> None:
+        """Speech resumed (or a new turn began): whatever is being prepared is thrown away."""
         if self._task is not None:
-            self._task.cancel()
-            self.discarded += 1
+            if self._prepared is not None:
+                self._discard(self._task, self._prepared)
+            else:  # still waiting for evidence: nothing was prepared
+                self._task.cancel()
         self._task, self._prepared = None, None
 
+    def _discard(self, task: asyncio.Task, prepared: Prepared) -> None:
+        task.cancel()
+        self.discarded += 1
+        prepared.sentences, prepared.first_audio = [], []
+        self._thrown.append(prepared)
+        if len(self._thrown) > 8:  # long sessions: fold the oldest into a number
+            self._folded += self._thrown.pop(0).cpu_ms
+
+    @property
+    def discarded_cpu_ms(self) -> float:
+        """CPU spent on preparations thrown away; a TTS piece that was already running when
+        one was discarded still finishes, and still counts."""
+        return self._folded + sum(p.cpu_ms for p in self._thrown)
+
+    def _drop_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            self._discard(*spare)
+
     async def take(self, question: str, hits: list[Hit]) -> Prepared | None:
-        """The prepared answer if it still fits the final question and evidence, else None."""
+        """The prepared answer if it still fits the final question and evidence, else None
+        (then a preparation that exists is kept for ``first_audio_for``)."""
+        self._drop_spare()
         task, prepared = self._task, self._prepared
         self._task, self._prepared = None, None
-        if task is None or prepared is None:
+        if task is None:
+            return None
+        if prepared is None:  # the evidence never landed before the end of turn
+            task.cancel()
             return None
         final_key = query_key(make_query(question))
         same_question = prepared.key == final_key or set(prepared.key.split()) <= set(
             final_key.split()
         )
-        fits = same_question and prepared.evidence == _ids(hits)
-        if not fits:
-            task.cancel()
-            self.discarded += 1
+        if not (same_question and prepared.evidence == _ids(hits)):
+            self._spare = (task, prepared)
             return None
+        if await self._finished(task, prepared) is None:
+            return None
+        self.committed += 1
+        return prepared
+
+    async def first_audio_for(self, text: str) -> list[np.ndarray] | None:
+        """The prepared first audio when the answer's first sentence is ``text`` word for word
+        (the final worded the question differently, the answer came out the same); else None."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        task, prepared = spare
+        if prepared.sentences and prepared.sentences[0].text != text:
+            self._discard(task, prepared)
+            return None
+        if not prepared.sentences and not task.done():  # no text yet: not worth a wait
+            self._discard(task, prepared)
+            return None
+        if await self._finished(task, prepared) is None:
+            return None
+        if not prepared.sentences or prepared.sentences[0].text != text:
+            self._discard(task, prepared)
+            return None
+        self.committed_audio += 1
+        return prepared.first_audio or None
+
+    async def _finished(self, task: asyncio.Task, prepared: Prepared) -> Prepared | None:
         try:
             await task
         except asyncio.CancelledError:
@@ -136,10 +232,29 @@ class Preemptor:
         return prepared
 
     async def _prepare(self, prepared: Prepared, question: str, hits: list[Hit]) -> None:
-        async for sentence in self.engine.answerer.answer(question, hits):
+        steps = self.engine.answerer.answer(question, hits).__aiter__()
+        while True:
+            t0 = time.thread_time()
+            try:
+                sentence = await steps.__anext__()
+            except StopAsyncIteration:
+                break
+            finally:
+                prepared.cpu_ms += (time.thread_time() - t0) * 1000
             prepared.sentences.append(sentence)
         if prepared.sentences:
             tts = self.engine.tts
             for piece in split_for_speech(prepared.sentences[0].text):
-                audio = await tts.worker.run(Priority.SPECULATIVE, tts.synthesize, piece)
+                audio = await tts.worker.run(
+                    Priority.SPECULATIVE, _timed, prepared, tts.synthesize, piece
+                )
                 prepared.first_audio.append(audio)
+
+
+def _timed(prepared: Prepared, fn: Callable[[str], np.ndarray], piece: str) -> np.ndarray:
+    """``fn(piece)`` in the worker thread, its CPU time added to ``prepared.cpu_ms``."""
+    t0 = time.thread_time()
+    try:
+        return fn(piece)
+    finally:
+        prepared.cpu_ms += (time.thread_time() - t0) * 1000

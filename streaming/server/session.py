@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from streaming.events import (
     EndOfTurn,
@@ -37,17 +37,22 @@ from streaming.rag.lookup import Lookup
 from streaming.server.config import Config
 from streaming.server.engine import Engine
 from streaming.server.frontend import AudioFrontEnd, AudioRejected
+from streaming.server.limits import TokenBucket
 from streaming.server.metrics import TurnMarks, turn_metrics
+from streaming.server.observability import bind_turn
 from streaming.server.outbox import Outbox
 from streaming.server.preempt import Preemptor
 from streaming.server.toolset import ToolSet
 from streaming.server.turn import Answering
 from tools.text import is_dismissal
 from voice.asr import Partial, StreamingTranscriber
+from voice.endpoint import SemanticParams, make_endpoint
+from voice.smart_turn import SmartTurn, TurnSignals
 from voice.vad import TurnDetector, VadEvent
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 5.0  # on stop: how long queued events may take to reach the client
+_CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
 class Session:
@@ -65,33 +70,49 @@ class Session:
         self.turns = 0
         self._turn_task: asyncio.Task | None = None
         self._last_error: dict[str, float] = {}
+        self._typed = TokenBucket(config.typed_per_minute)
 
     # --- websocket loop ------------------------------------------------------------------
     async def run(self) -> None:
         sender = asyncio.create_task(self.outbox.run(), name=f"outbox-{self.id}")
         try:
-            async for msg in self.ws:
+            while not self.stopping:
+                msg = await self._receive()
+                if msg is None or msg.type in _CLOSED:
+                    break
                 if msg.type == WSMsgType.TEXT:
                     await self._on_text_frame(msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     await self._on_audio(msg.data)
-                elif msg.type == WSMsgType.ERROR:
-                    break
-                if self.stopping:
-                    await self._cancel_turn()
-                    with contextlib.suppress(TimeoutError):  # a client that stopped reading
-                        await asyncio.wait_for(self.outbox.drained(), DRAIN_TIMEOUT_S)
-                    await self.ws.close()
-                    break
+            if self.stopping:  # stop, or idle too long: what is queued goes out, then close
+                await self._cancel_turn()
+                with contextlib.suppress(TimeoutError):  # a client that stopped reading
+                    await asyncio.wait_for(self.outbox.drained(), DRAIN_TIMEOUT_S)
+                await self.ws.close()
         finally:
             self.outbox.closed = True
             await self._cancel_turn()
             if self.started:
                 self.transcriber.cancel()
+                self.signals.close()
                 self.preemptor.close()
                 self.lookup.close()
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
+
+    async def _receive(self) -> WSMessage | None:
+        """The next message; None (and ``stopping``) once the client sent nothing for
+        ``idle_timeout_s`` while no answer was running."""
+        idle = self.config.idle_timeout_s
+        while True:
+            try:
+                return await self.ws.receive(timeout=idle if idle > 0 else None)
+            except TimeoutError:
+                if self._answer_active():  # listening to an answer is not idling
+                    continue
+                self.error("idle_timeout", f"nothing received for {idle:g} s; closing")
+                self.stopping = True
+                return None
 
     def error(self, code: str, message: str, throttle_s: float = 0.0) -> None:
         now = time.monotonic()
@@ -111,7 +132,7 @@ class Session:
                 "frame_too_large", f"text frame over {self.config.max_frame_bytes} bytes"
             )
         try:
-            msg = parse_text_message(raw)
+            msg = parse_text_message(raw, self.config.eval_mode)
         except ProtocolError as exc:
             return self.error(exc.code, exc.message)
         if isinstance(msg, Start):
@@ -127,12 +148,24 @@ class Session:
         cfg, opts = self.config, start.options
         self.strategy = opts.get("strategy") or cfg.strategy
         self.out_rate = start.output_sample_rate or cfg.output_sample_rate
+        fixed_ms = opts.get("end_of_turn_ms")  # a fixed window, whatever the policy
+        policy = "fixed" if fixed_ms is not None else opts.get("end_of_turn", cfg.end_of_turn)
+        use_smart = policy == "semantic" and cfg.smart_turn
+        smart = await asyncio.to_thread(SmartTurn.shared) if use_smart else None
+        endpoint = make_endpoint(
+            policy,
+            int(fixed_ms or cfg.end_of_turn_ms),
+            SemanticParams(min_ms=cfg.eot_min_ms, max_ms=cfg.eot_max_ms),
+            smart is not None,
+        )
+        self.signals = TurnSignals(endpoint, smart)  # what was said -> the endpoint's decision
         self.detector = TurnDetector(
             cfg.vad_threshold,
             cfg.vad_neg_threshold,
-            int(opts.get("end_of_turn_ms", cfg.end_of_turn_ms)),
+            int(fixed_ms or cfg.end_of_turn_ms),
             cfg.min_speech_ms,
             cfg.early_final_ms,
+            endpoint,
         )
         self.front = AudioFrontEnd(
             self.engine.vad,
@@ -141,16 +174,22 @@ class Session:
             cfg.max_frame_bytes,
             cfg.max_audio_rate,
             AudioFrontEnd.preroll_frames(cfg.speech_pad_ms, cfg.min_speech_ms),
+            int(cfg.max_turn_s * 1000),
         )
         self.transcriber = StreamingTranscriber(
-            self.engine.asr, self._on_partial, cfg.partial_interval_ms, cfg.final_beam_size
+            self.engine.asr,
+            self._on_partial,
+            cfg.partial_interval_ms,
+            cfg.final_beam_size,
+            self.engine.partial_asr,
         )
         try:  # "evidence": CRAG Task 1, search this question's own pages only
             evidence = opts.get("evidence")
-            chosen = await self.toolset.for_session(evidence, opts.get("query_time"))
+            seed = opts.get("seed", evidence or "")  # this session's own latency draws
+            chosen = await self.toolset.for_session(evidence, opts.get("query_time"), seed)
         except ValueError as exc:
             self.error("unknown_evidence", f"{exc}; using the server's own tools")
-            chosen = await self.toolset.for_session(None, opts.get("query_time"))
+            chosen = await self.toolset.for_session(None, opts.get("query_time"), seed)
         self.lookup = Lookup(
             chosen.tools,
             self.emit,
@@ -160,6 +199,10 @@ class Session:
             same_results=chosen.same_results,
             max_parallel=cfg.max_parallel_calls,
             audit=bool(opts.get("audit", False)),
+            completer=chosen.completer,
+            fanout=cfg.fanout,
+            call_budget=cfg.call_budget,
+            results=chosen.results,
         )
         self.preemptor = Preemptor(self.engine, self.lookup)
         self.answering = Answering(
@@ -171,6 +214,7 @@ class Session:
             cfg.tool_deadline_ms / 1000,
         )
         self.preemptive = bool(opts.get("preemptive", cfg.preemptive_answer))
+        self.answering.acknowledge = bool(opts.get("acknowledge", cfg.acknowledge))
         self.asr_bias = bool(opts.get("asr_bias", True))  # retrieval-aware decoding
         self.outbox.pace = bool(opts.get("pace_audio", True))
         self._hypothesis = ""
@@ -191,8 +235,12 @@ class Session:
             return self.error("not_started", "send a start message before audio", 1.0)
         try:
             async for frame in self.front.push(data):
+                self.signals.push(frame.samples)
                 if frame.in_speech and self.transcriber.active:
                     self.transcriber.push(frame.samples)
+                if frame.capped:
+                    cap = self.config.max_turn_s
+                    self.error("turn_too_long", f"turns are capped at {cap:g} s; answering so far")
                 for event in frame.events:
                     self._on_vad(event)
         except AudioRejected as exc:
@@ -206,10 +254,14 @@ class Session:
             self.lookup.reset()
             self._hypothesis = ""
             self.transcriber.start_turn(*self.front.take_preroll(event.audio_ms))
+            self.signals.start_turn(event.speech_ms)
             self.emit(SpeechStart(event.speech_ms))
+        elif event.kind == "probe":
+            self.signals.probe()  # Smart Turn on the turn so far
         elif event.kind == "pause":
             self._bias_asr()
             self.transcriber.pause(event.speech_ms)
+            self.signals.on_tentative(self.transcriber.tentative, event.audio_ms)
             if self.preemptive and self._hypothesis:
                 self.preemptor.start(self._hypothesis)
         elif event.kind == "resume":
@@ -217,6 +269,7 @@ class Session:
             self.preemptor.cancel()
         elif event.kind == "end_of_turn":
             self._bias_asr()
+            log.debug("session %s end of turn: %s", self.id, self.detector.endpoint.reason)
             self.emit(EndOfTurn(event.audio_ms, event.speech_ms))
             if self._turn_task is not None and not self._turn_task.done():
                 self._interrupt(event.audio_ms)  # a typed turn still running: speech wins
@@ -230,15 +283,19 @@ class Session:
 
     async def _on_partial(self, partial: Partial) -> None:
         self.emit(PartialTranscript(partial.stable, partial.tail, partial.audio_ms))
+        self.signals.on_partial(f"{partial.stable} {partial.tail}", partial.audio_ms)
         # corrected and, for a follow-up, rewritten: speculation asks what the final will ask
         self._hypothesis = self.answering.standalone(f"{partial.stable} {partial.tail}".strip())
-        self.lookup.on_partial(self._hypothesis, partial.audio_ms)
+        self.lookup.on_partial(self._hypothesis, partial.audio_ms, partial.tail)
         self.preemptor.prefill(self._hypothesis)  # the LLM's prompt prefix, while they talk
         self._bias_asr()
 
     def _on_typed(self, text: str) -> None:
         if not self.started:
             return self.error("not_started", "send a start message first")
+        if not self._typed.take():
+            wait = self._typed.wait_s()
+            return self.error("rate_limited", f"too many typed questions; retry in {wait:.0f} s")
         if self._answer_active():
             self._interrupt(self.detector.audio_ms)
         self.lookup.reset()
@@ -246,6 +303,7 @@ class Session:
 
     # --- the turn ------------------------------------------------------------------------
     async def _spoken_turn(self, marks: TurnMarks) -> None:
+        bind_turn(self.turns + 1)  # log records of this turn's task carry its number
         try:
             text, reused = await self.transcriber.finish()
         except asyncio.CancelledError:  # barge-in before the final: the turn still reports
@@ -264,6 +322,7 @@ class Session:
         await self._respond(text, marks)
 
     async def _respond(self, question: str, marks: TurnMarks) -> None:
+        bind_turn(self.turns + 1)
         try:
             await self.answering.answer(question, marks, self.detector.audio_ms)
         except asyncio.CancelledError:

@@ -8,6 +8,10 @@ A session may instead search one question's own evidence (CRAG Task 1): ``for_se
 serves ``<evidence_dir>/<id>.jsonl`` through a local index with the same latency profile. The
 index is built in the shared CPU pool (never on the event loop) and kept in an LRU by id, so
 sessions on the same question share one build.
+
+Held here for every session of the server: the shared result cache (a question asked again in
+another session is answered without a tool wait; its keys carry the evidence id and query time)
+and the completer of unfinished entity names (KG entities and document titles) for fan-out.
 """
 
 from __future__ import annotations
@@ -19,18 +23,26 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from aiohttp import web
 
 from streaming.protocol import EVIDENCE_ID
+from streaming.rag.fanout import Completer
 from streaming.rag.lookup import Tool
 from streaming.server.engine import Engine
 from tools.corpus import load_documents
-from tools.latency import LatencyProfile
+from tools.latency import LatencyProfile, derived_seed
 from tools.offload import cpu_executor
+from tools.result_cache import ResultCache, ScopedResults
 from tools.search import Bm25Index, LocalSearchTool
 from tools.web_search import HttpSearchTool, start_search_service
+
+if TYPE_CHECKING:  # optional extras (scale): imported only when configured
+    from tools.pg_search import PgSearchIndex
+    from tools.redis_cache import RedisResultCache
+
+    SearchIndex = Bm25Index | PgSearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +56,15 @@ class Evidence(NamedTuple):
 
     index: Bm25Index
     top_ids: Callable[[str], tuple[str, ...]]
+    completer: Completer | None = None  # its documents' titles, for fan-out
 
 
 class SessionTools(NamedTuple):
     tools: dict[str, Tool]
     kg_parse: Callable[[str], tuple[str, str] | None] | None
     same_results: Callable[[str, str], bool] | None
+    completer: Completer | None = None  # unfinished entity names -> candidates (fan-out)
+    results: ScopedResults | None = None  # the server's shared result cache, this scope
 
 
 class ToolSet:
@@ -64,25 +79,38 @@ class ToolSet:
         # evidence id -> its build (done or under way), least recently used first
         self._evidence: OrderedDict[str, Future[Evidence]] = OrderedDict()
         self.evidence_cache_size = 32
-        self._evidence_calls = 0
+        cfg = self.config
+        self.results: ResultCache | RedisResultCache = ResultCache(
+            cfg.result_cache_ttl_s, cfg.result_cache_size
+        )
+        self.search_index: SearchIndex = engine.index  # what the search service searches
+        self.completer: Completer | None = None
 
     async def start(self) -> ToolSet:
         cfg = self.config
+        await self._start_scale_out()
         if cfg.search_url == "local":  # no HTTP at all: the index in-process, no latency
-            self.search = LocalSearchTool(self.engine.index, cfg.top_k)
+            self.search = LocalSearchTool(self.search_index, cfg.top_k)  # type: ignore[arg-type]
         else:
             if not cfg.search_url:
                 profile = LatencyProfile.parse(cfg.search_latency)
                 self._service, self.search_url = await start_search_service(
-                    self.engine.index, profile, seed=cfg.seed
+                    self.search_index,  # type: ignore[arg-type]
+                    profile,
+                    seed=cfg.seed,
+                    token=cfg.token,
                 )
                 log.info("search service at %s (latency %s)", self.search_url, profile)
-            self.search = HttpSearchTool(self.search_url, cfg.search_api, cfg.top_k)
+            self.search = HttpSearchTool(self.search_url, cfg.search_api, cfg.top_k, cfg.token)
         if self.engine.kg is not None:
             from tools.kg_tool import KgTool
 
             self._kg_docs = {d.id: d for d in self.engine.docs}
             self.kg = KgTool(self.engine.kg, self._kg_docs, LatencyProfile.parse(cfg.kg_latency))
+        names = [d.title for d in self.engine.docs]
+        if self.engine.kg is not None:
+            names += [e.name for e in self.engine.kg.entities.values()]
+        self.completer = Completer(names)
         return self
 
     def tools(self) -> dict[str, Tool]:
@@ -91,8 +119,10 @@ class ToolSet:
 
     @property
     def local_corpus(self) -> bool:
-        """True when the search service serves the engine's own index (so a local check works)."""
-        return not self.config.search_url or self.config.search_url == "local"
+        """True when the search service serves the engine's own index (so a local check works;
+        not for PostgreSQL, whose table may hold a larger corpus than the engine's)."""
+        own = not self.config.search_url or self.config.search_url == "local"
+        return own and self.config.search_backend == "bm25"
 
     def _local_top_ids(self, query: str) -> tuple[str, ...]:
         return _top_ids(self.engine.index, query, self.config.top_k)
@@ -119,7 +149,7 @@ class ToolSet:
             raise ValueError(f"no evidence {evidence_id!r} in {self.config.evidence_dir}")
         index = Bm25Index(load_documents(path))
         top_ids = lru_cache(maxsize=1024)(partial(_top_ids, index, k=self.config.top_k))
-        return Evidence(index, top_ids)
+        return Evidence(index, top_ids, Completer(d.title for d in index.docs))
 
     async def evidence(self, evidence_id: str) -> Evidence:
         """The evidence index for an id: from the LRU, or built off the event loop (concurrent
@@ -139,40 +169,72 @@ class ToolSet:
                 del self._evidence[evidence_id]
             raise
 
-    def _tools_at(self, query_time: str | None) -> dict[str, Tool]:
-        """The server's tools; with a ``query_time``, a KG tool that reasons as of that date."""
+    def _tools_at(self, query_time: str | None, seed: str) -> dict[str, Tool]:
+        """The server's tools with this session's own latency draws (``seed``); with a
+        ``query_time``, a KG tool that reasons as of that date."""
         tools = self.tools()
-        if query_time and self.kg is not None:
+        if isinstance(self.search, HttpSearchTool):
+            tools["search"] = self.search.for_session(seed)
+        if self.kg is not None:
             from tools.kg_tool import KgTool
 
             latency = LatencyProfile.parse(self.config.kg_latency)
-            tools["kg"] = KgTool(self.engine.kg, self._kg_docs, latency, query_time=query_time)
+            kg_seed = derived_seed(self.config.seed, seed, "kg")
+            tools["kg"] = KgTool(self.engine.kg, self._kg_docs, latency, kg_seed, query_time)
         return tools
 
     async def for_session(
-        self, evidence_id: str | None = None, query_time: str | None = None
+        self, evidence_id: str | None = None, query_time: str | None = None, seed: str = ""
     ) -> SessionTools:
         """The tools, KG parser and sufficiency check for one session: the server's own, or
         (CRAG Task 1) a search over one question's evidence only, with the same latency profile.
         ``query_time`` (CRAG's, e.g. "03/15/2025, 10:00:00 PT") dates ages and "years ago".
-        Raises ValueError for an unknown or malformed evidence id."""
+        Raises ValueError for an unknown or malformed evidence id. A session's latency draws
+        depend only on the config seed, ``seed`` and its own call sequence."""
         if not evidence_id:
             local = self.same_results if self.local_corpus else None
-            return SessionTools(self._tools_at(query_time), self.kg_parse, local)
+            tools, results = self._tools_at(query_time, seed), self.results.scoped(None, query_time)
+            return SessionTools(tools, self.kg_parse, local, self.completer, results)
         evidence = await self.evidence(evidence_id)
-        self._evidence_calls += 1
         profile = LatencyProfile.parse(self.config.search_latency)
         k = self.config.top_k
-        tool = LocalSearchTool(evidence.index, k, profile, self.config.seed + self._evidence_calls)
+        draws = derived_seed(self.config.seed, seed, "search")
+        tool = LocalSearchTool(evidence.index, k, profile, draws)
         top_ids = evidence.top_ids
 
         def same_results(a: str, b: str) -> bool:
             ids = top_ids(a)
             return bool(ids) and ids == top_ids(b)
 
-        return SessionTools({"search": tool}, None, same_results)
+        results = self.results.scoped(evidence_id, query_time)
+        return SessionTools({"search": tool}, None, same_results, evidence.completer, results)
+
+    async def _start_scale_out(self) -> None:
+        """Scale-out backends (docs/deploy.md): the result cache in Redis, search in PostgreSQL
+        (the table loaded from the engine's corpus when it is empty)."""
+        cfg = self.config
+        if cfg.result_cache_url:
+            from tools.redis_cache import RedisResultCache
+
+            cache = RedisResultCache(cfg.result_cache_url, cfg.result_cache_ttl_s,
+                                     cfg.result_cache_size)  # fmt: skip
+            self.results = await cache.start()
+        if cfg.search_backend == "postgres":
+            from tools.pg_search import PgSearchIndex
+
+            index = PgSearchIndex(cfg.pg_dsn, cfg.pg_table)
+            count = await asyncio.to_thread(index.ensure_loaded, self.engine.docs)
+            log.info("search backend: PostgreSQL table %s (%d documents)", cfg.pg_table, count)
+            self.search_index = index
+        elif cfg.search_backend != "bm25":
+            raise ValueError(f"unknown search_backend {cfg.search_backend!r} (bm25 | postgres)")
 
     async def close(self) -> None:
+        close_cache = getattr(self.results, "close", None)  # the Redis one
+        if close_cache is not None:
+            await close_cache()
+        if self.search_index is not self.engine.index:
+            self.search_index.close()  # type: ignore[union-attr]
         if isinstance(self.search, HttpSearchTool):
             await self.search.close()
         if self._service is not None:

@@ -2,18 +2,26 @@
 preemptor prepared at the first pause), each sentence spoken by TTS into the outbox.
 
 The answer is one task; barge-in cancels it and the outbox drops whatever it had queued.
+With ``acknowledge`` on, a short spoken acknowledgement ("Let me check.", synthesized once per
+voice) goes out when the evidence is still out ``acknowledge_after_ms`` after the final
+transcript; it is answer data of the same generation, so barge-in drops it like the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from typing import TypeVar
+import weakref
+from collections.abc import AsyncIterator, Awaitable
+from functools import partial
+from typing import Any, TypeVar
 
+import numpy as np
+
+from streaming.answer.sufficiency import evidence_suffices
 from streaming.events import AnswerDelta, AnswerDone
 from streaming.rag.context import Context, question_entity, resolve_followup
-from streaming.rag.lookup import Lookup
+from streaming.rag.lookup import Lookup, LookupOutcome
 from streaming.rag.predictor import apply_corrections
 from streaming.server.engine import Engine
 from streaming.server.metrics import TurnMarks
@@ -21,8 +29,18 @@ from streaming.server.outbox import Outbox
 from streaming.server.preempt import Preemptor
 from tools.offload import off_loop
 from voice.audio import float32_to_pcm16, resample
+from voice.models import Priority
 
 T = TypeVar("T")
+_ACKS: weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+async def acknowledgement_audio(tts: Any, text: str) -> np.ndarray:
+    """``text`` spoken by ``tts``, synthesized once per voice and kept."""
+    cache = _ACKS.setdefault(tts, {})
+    if text not in cache:
+        cache[text] = await tts.worker.run(Priority.ANSWER, tts.synthesize, text)
+    return cache[text]
 
 
 async def _replay(items: list[T]) -> AsyncIterator[T]:
@@ -45,6 +63,10 @@ class Answering:
         self.engine, self.lookup, self.preemptor, self.outbox = engine, lookup, preemptor, outbox
         self.out_rate, self.audit_timeout_s = out_rate, audit_timeout_s
         self.context: Context | None = None  # the last answered turn, for follow-ups
+        config = getattr(engine, "config", None)
+        self.acknowledge = bool(getattr(config, "acknowledge", False))  # the session may override
+        self.acknowledge_after_s = getattr(config, "acknowledge_after_ms", 500) / 1000
+        self.acknowledge_text = getattr(config, "acknowledge_text", "Let me check.")
 
     def standalone(self, text: str) -> str:
         """``text`` as the question meant: corrections applied, a follow-up ("and when was he
@@ -67,12 +89,20 @@ class Answering:
         generation = self.outbox.new_answer()
         # "austria, no, australia" asks about australia; "and when was he born?" about Tim Cook
         question = self.standalone(question)
-        outcome = await self.lookup.resolve(question, audio_ms)
+        outcome = await self._acknowledging(
+            # the answer starts with the first sufficient evidence, not the slowest tool
+            self.lookup.resolve(
+                question, audio_ms, partial(evidence_suffices, self.engine.answerer, question)
+            ),
+            generation,
+            marks,
+        )
         marks.retrieved = time.monotonic()
         marks.tool_wait_ms, marks.query = outcome.tool_wait_ms, outcome.query
         marks.lookup = outcome.stats
         prepared = await self.preemptor.take(question, outcome.hits)
         marks.preempted = prepared is not None
+        marks.preempt_commit = "answer" if prepared else None
         sentences = (
             _replay(prepared.sentences)
             if prepared
@@ -86,10 +116,12 @@ class Answering:
             self.outbox.send(
                 AnswerDelta(sentence.text + " ", sentence.source, generation), generation
             )
-            if prepared and not spoken and prepared.first_audio:
-                pieces = _replay(prepared.first_audio)
-            else:
-                pieces = tts.stream(sentence.text)
+            early = None
+            if not spoken:  # the first sentence: audio prepared at the pause, if it is this one
+                early = prepared.first_audio if prepared else None
+                if not prepared and (early := await self.preemptor.first_audio_for(sentence.text)):
+                    marks.preempted, marks.preempt_commit = True, "audio"
+            pieces = _replay(early) if early else tts.stream(sentence.text)
             spoken.append(sentence.text)
             async for audio in pieces:
                 pcm = float32_to_pcm16(resample(audio, tts.rate, self.out_rate))
@@ -97,6 +129,8 @@ class Answering:
                 audio_ms_out += len(pcm) * 500 // self.out_rate
         self.outbox.send(AnswerDone(" ".join(spoken), audio_ms_out, generation), generation)
         await self.outbox.drained()
+        marks.first_answer_audio = self.outbox.first_answer_audio_at
+        marks.preempt_discarded_cpu_ms = self.preemptor.discarded_cpu_ms
         if outcome.audit is not None:
             try:
                 marks.reuse_differs = await asyncio.wait_for(outcome.audit, self.audit_timeout_s)
@@ -104,3 +138,26 @@ class Answering:
                 marks.reuse_differs = None
         marks.answer = " ".join(spoken)
         self.context = Context(question, await self._entity(question), marks.answer)
+
+    async def _acknowledging(
+        self, lookup: Awaitable[LookupOutcome], generation: int, marks: TurnMarks
+    ) -> LookupOutcome:
+        """The lookup's outcome; with ``acknowledge`` on, the acknowledgement is spoken first
+        if the outcome is not in hand ``acknowledge_after_s`` after the final transcript."""
+        if not self.acknowledge:
+            return await lookup
+        task = asyncio.ensure_future(lookup)
+        voice = asyncio.ensure_future(acknowledgement_audio(self.engine.tts, self.acknowledge_text))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.acknowledge_after_s)
+            if not done:
+                audio = await voice
+                if not task.done():
+                    pcm = float32_to_pcm16(resample(audio, self.engine.tts.rate, self.out_rate))
+                    self.outbox.send_audio(pcm, self.out_rate, generation, answer=False)
+                    marks.acknowledged = True
+            return await task
+        finally:
+            task.cancel()  # no-op once done; a barge-in while waiting cancels the lookup too
+            # the voice is left to finish: it fills the cache for the next turn
+            voice.add_done_callback(lambda f: f.cancelled() or f.exception())

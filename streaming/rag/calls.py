@@ -1,0 +1,146 @@
+"""What a lookup works with: a tool, one call and its state, a turn's outcome, merged evidence.
+
+``first_sufficient`` is the answer's start rule: of a turn's chosen calls, the results
+in hand as soon as a caller's test says they suffice (or all of them), and a task for the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from streaming.rag.predictor import CallView
+from tools.search import Hit, SearchResult
+from tools.text import content_words
+
+log = logging.getLogger(__name__)
+# the answer's test: do these hits suffice, while the tools named in the set are still out?
+Sufficient = Callable[[list[Hit], frozenset[str]], bool]
+
+
+class Tool(Protocol):
+    name: str
+
+    async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult: ...
+
+
+class ResultStore(Protocol):
+    """Finished results shared across sessions (``tools.result_cache.ScopedResults``)."""
+
+    def get(self, tool: str, key: str) -> SearchResult | None: ...
+
+    def put(self, tool: str, key: str, value: SearchResult) -> None: ...
+
+
+@dataclass
+class Call:
+    id: str
+    tool: str
+    query: str
+    key: str
+    audio_ms: int
+    speculative: bool
+    turn: int
+    task: asyncio.Task | None = None
+    result: SearchResult | None = None
+    state: str = "running"  # running | done | failed | cancelled
+    used: bool = False
+    fanout: str | None = None  # the completed name, for a fan-out candidate
+    cached: bool = False  # answered from the shared result cache
+
+    def view(self) -> CallView:
+        ok = self.state == "running" or (
+            self.state == "done" and bool(self.result and self.result.hits)
+        )
+        return CallView(self.id, self.tool, self.query, self.key, self.audio_ms, ok)
+
+
+@dataclass
+class LookupOutcome:
+    query: str
+    hits: list[Hit]  # the evidence the answer starts with
+    reused: bool
+    tool_wait_ms: float  # from the final transcript until the answer could start
+    stats: dict[str, Any] = field(default_factory=dict)
+    audit: asyncio.Task | None = (
+        None  # benchmarks: did the reused result differ from the final query's?
+    )
+    # when the answer started before every chosen call finished: all the evidence, later
+    rest: asyncio.Task[list[Hit]] | None = None
+
+
+def merge(hits: list[Hit]) -> list[Hit]:
+    """Knowledge-graph facts first (they come first in the list), no duplicate sentences."""
+    seen, out = set(), []
+    for hit in hits:
+        key = (hit.doc.id, hit.snippet)
+        if key not in seen:
+            seen.add(key)
+            out.append(hit)
+    return out
+
+
+def hotwords(calls: list[Call], limit: int = 6) -> list[str]:
+    """Names in this turn's finished results, newest call first: KG entities, then hit
+    titles; the final ASR decode is biased toward them (retrieval-aware decoding)."""
+    names: list[str] = []
+    for call in reversed([c for c in calls if c.result]):
+        assert call.result is not None
+        entity = call.result.meta.get("entity")
+        found = [entity] if entity else []
+        said = {w[:4] for w in content_words(call.query)}
+        # a title only when the speech already named it, at least by a prefix ("austr"):
+        # titles that merely match the question's other words ("capital" -> "Boston")
+        # would pull the decode toward names nobody said
+        found += [
+            h.doc.title
+            for h in call.result.hits[:3]
+            if {w[:4] for w in content_words(h.doc.title)} & said
+        ]
+        names += [n for n in found if n and n not in names]
+    return names[:limit]
+
+
+async def first_sufficient(
+    chosen: list[Call],
+    result: Callable[[Call], Awaitable[SearchResult]],
+    sufficient: Sufficient | None,
+) -> tuple[list[Hit], asyncio.Task[list[Hit]] | None]:
+    """The evidence of ``chosen`` (in their order) once ``sufficient`` accepts what is in hand,
+    or once all are in; with a task for all of it when some calls were still out."""
+    waits = {c.id: asyncio.ensure_future(result(c)) for c in chosen}
+
+    def in_hand() -> list[Hit]:
+        done = [waits[c.id] for c in chosen if waits[c.id].done()]
+        return merge([h for w in done if not w.cancelled() for h in w.result().hits])
+
+    while True:
+        out = {c.tool for c in chosen if not waits[c.id].done()}
+        if not out:
+            return in_hand(), None
+        hits = in_hand()
+        if sufficient is not None and hits and _accepts(sufficient, hits, frozenset(out)):
+            return hits, asyncio.create_task(_all(chosen, waits), name="lookup-rest")
+        try:
+            await asyncio.wait([w for w in waits.values() if not w.done()],
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        except asyncio.CancelledError:
+            for w in waits.values():
+                w.cancel()  # the awaiting wrappers only: the calls are shielded
+            raise
+
+
+def _accepts(sufficient: Sufficient, hits: list[Hit], out: frozenset[str]) -> bool:
+    try:
+        return bool(sufficient(hits, out))
+    except Exception:  # a broken test costs the early start, never the answer
+        log.exception("sufficiency test failed")
+        return False
+
+
+async def _all(chosen: list[Call], waits: dict[str, asyncio.Future[SearchResult]]) -> list[Hit]:
+    results = await asyncio.gather(*(waits[c.id] for c in chosen))
+    return merge([h for r in results for h in r.hits])

@@ -1,0 +1,190 @@
+"""Semantic end of turn: the pure decision as timelines, the text score, Smart Turn, the server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from streaming.client.connection import VoiceClient
+from tools.completeness import completeness
+from voice.endpoint import FixedEndpoint, SemanticEndpoint, SemanticParams, make_endpoint
+from voice.smart_turn import SmartTurn, smart_turn_model_path
+from voice.vad import FRAME_MS, TurnDetector
+
+needs_model = pytest.mark.skipif(smart_turn_model_path() is None, reason="pipecat-ai not installed")
+
+
+def run(timeline, smart_turn: bool = True, params: SemanticParams | None = None):
+    """Steps in audio order -> [(event kind, silence ms when it was decided)].
+
+    ("speech", ms) / ("silence", ms): VAD frames; ("text", words, covers) a transcript that
+    covers the speech so far (True) or stops ``covers`` ms short of it; ("smart", p)."""
+    endpoint = SemanticEndpoint(params, smart_turn)
+    det = TurnDetector(min_speech_ms=96, early_final_ms=128, endpoint=endpoint)
+    out = []
+    for kind, *args in timeline:
+        if kind in ("speech", "silence"):
+            for _ in range(args[0] // FRAME_MS):
+                for e in det.update(0.9 if kind == "speech" else 0.05):
+                    out.append((e.kind, e.audio_ms - e.speech_ms))
+        elif kind == "text":
+            short = 0 if args[1] is True else args[1]
+            endpoint.on_text(args[0], det.audio_ms - short)
+        elif kind == "smart":
+            endpoint.on_smart(args[0])
+    return out
+
+
+def ends(events):
+    return [silence for kind, silence in events if kind == "end_of_turn"]
+
+
+def test_a_complete_question_ends_at_the_minimum_silence():
+    events = run([("speech", 1600), ("silence", 96), ("smart", 0.97), ("silence", 600)])
+    assert ("probe", 64) in events and ("pause", 128) in events
+    assert ends(events) == [224]  # the first 32 ms frame past 200 ms
+
+
+def test_a_trailing_preposition_holds_the_turn_through_a_long_pause():
+    timeline = [("speech", 1600), ("silence", 160), ("smart", 0.85)]
+    timeline += [("text", "what is the capital of", True), ("silence", 700), ("speech", 600)]
+    timeline += [("silence", 96), ("smart", 0.98), ("silence", 400)]
+    events = run(timeline)
+    assert ("resume", 32) in events
+    assert ends(events) == [224], "one turn, ended after the entity, not inside the pause"
+
+
+@pytest.mark.parametrize("filler", ["um", "so", "and", "what is the"])
+def test_fillers_hold_until_the_hard_maximum(filler):
+    events = run([("speech", 800), ("silence", 160), ("text", filler, True), ("silence", 1400)])
+    assert ends(events) == [1216]
+
+
+def test_a_stale_transcript_is_ignored():
+    # decoded 300 ms before the last voiced sample: "what is the capital" looks complete but
+    # the words after it are not in it; no Smart Turn verdict either -> the unknown wait
+    timeline = [("speech", 1600), ("text", "what is the capital", 300), ("silence", 1000)]
+    assert ends(run(timeline)) == [512]  # the first frame past unknown_ms (500)
+
+
+def test_smart_turn_doubting_a_complete_text_waits_longer():
+    timeline = [("speech", 1600), ("silence", 96), ("smart", 0.2)]
+    timeline += [("text", "who directed titanic", True), ("silence", 1000)]
+    assert ends(run(timeline)) == [928]  # the first frame past doubt_ms (900)
+
+
+def test_a_lukewarm_smart_turn_waits_for_the_transcript():
+    timeline = [("speech", 1600), ("silence", 96), ("smart", 0.7), ("silence", 320)]
+    timeline += [("text", "who directed titanic", True), ("silence", 600)]
+    assert ends(run(timeline)) == [448]  # the first frame after the text arrived
+
+
+def test_without_the_model_the_text_decides_and_nothing_is_probed():
+    timeline = [("speech", 1600), ("silence", 416), ("text", "how old is tom hanks", True)]
+    events = run(timeline + [("silence", 600)], smart_turn=False)
+    assert not [e for e in events if e[0] == "probe"]
+    assert ends(events) == [448]
+
+
+def test_resumed_speech_drops_the_signals_of_the_shorter_turn():
+    endpoint = SemanticEndpoint()
+    endpoint.on_smart(0.99)
+    epoch = endpoint.epoch
+    endpoint.reset()
+    assert endpoint.epoch == epoch + 1
+    assert not endpoint.decide(400, 0) and endpoint.reason.startswith("no verdict")
+
+
+def test_the_fixed_policy_is_the_old_window():
+    det = TurnDetector(min_speech_ms=96, early_final_ms=128, endpoint=make_endpoint("fixed", 400))
+    events = [e for p in [0.9] * 20 + [0.05] * 20 for e in det.update(p)]
+    eot = [e for e in events if e.kind == "end_of_turn"]
+    assert [e.audio_ms - e.speech_ms for e in eot] == [416]
+    assert isinstance(TurnDetector().endpoint, FixedEndpoint)
+    with pytest.raises(ValueError):
+        make_endpoint("sometimes", 400)
+
+
+@pytest.mark.parametrize(
+    "text, done",
+    [
+        ("what is the capital of australia", True),
+        ("who directed titanic", True),
+        ("is paris the capital of france", True),
+        ("could you please tell me what the capital city of australia is", True),
+        ("how many moons does mars have", True),
+        ("what is the capital of", False),
+        ("what is the", False),
+        ("how old is", False),
+        ("um", False),
+        ("so", False),
+        ("tell me about", False),
+        ("what is the population of canada and", False),
+        ("what is the capital of australia um", False),
+        ("", False),
+    ],
+)
+def test_completeness_of_transcripts(text, done):
+    c = completeness(text)
+    assert c.complete if done else c.incomplete, (text, c)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what arena do the boston celtics play their home games in",  # a stranded preposition
+        "so what city was he born in",
+        "Who directed that?",  # whisper's guess at a cut-off "who directed the"
+        "what year did that",
+    ],
+)
+def test_unclear_transcripts_leave_the_decision_to_smart_turn(text):
+    c = completeness(text)
+    assert not c.complete and not c.incomplete, (text, c)
+
+
+# --- Smart Turn v3, the real model --------------------------------------------------------------
+@needs_model
+def test_smart_turn_separates_a_question_from_a_dangling_and(speech):
+    model = SmartTurn.shared()
+    probe = np.zeros(64 * 16, np.float32)  # the 64 ms probe of a live session
+    done = model.predict(np.concatenate([speech("what is the capital of australia"), probe]))
+    dangling = model.predict(
+        np.concatenate([speech("what is the capital of australia and"), probe])
+    )
+    assert done > 0.9 > 0.5 > dangling, (done, dangling)
+
+
+# --- through the real server --------------------------------------------------------------------
+def paused(speech, before: str, after: str, pause_s: float) -> tuple[np.ndarray, float, float]:
+    """``before`` + ``pause_s`` of silence + ``after``; the pause's bounds in seconds."""
+    from streaming.client.connection import last_voiced_sample
+
+    a = speech(before)
+    a = a[: last_voiced_sample(a, 16000)]
+    b = speech(after, lead_s=0.0)
+    gap = np.zeros(int(pause_s * 16000), np.float32)
+    return np.concatenate([a, gap, b]), a.size / 16000, (a.size + gap.size) / 16000
+
+
+async def end_of_turns(client: VoiceClient, audio: np.ndarray) -> list[dict]:
+    client.new_turn()
+    await client.send_audio(audio, trailing_silence_s=1.5)
+    await client.wait_for("turn_metrics", 60)
+    return client.log.of("end_of_turn")
+
+
+@pytest.mark.slow
+async def test_spoken_pauses_do_not_cut_in_and_complete_questions_end_soon(server, speech):
+    options = {"strategy": "final", "end_of_turn": "semantic"}
+    async with VoiceClient(server.ws_url, options=options) as client:
+        for before, after in [("what is the capital of", "australia"), ("um", "who wrote hamlet")]:
+            audio, start_s, stop_s = paused(speech, before, after, 0.7)
+            eots = await end_of_turns(client, audio)
+            inside = [e for e in eots if e["audio_ms"] < stop_s * 1000]
+            assert not inside, f"cut in during the pause after {before!r}: {eots}"
+            assert len(eots) == 1
+        eots = await end_of_turns(client, speech("who wrote the novel pride and prejudice"))
+    wait = eots[0]["audio_ms"] - eots[0]["speech_end_ms"]
+    # held only by the hard maximum would be 1216 ms; a verdict arrived before it
+    assert len(eots) == 1 and wait < SemanticParams().max_ms, wait

@@ -1,0 +1,84 @@
+"""The preemptive answer (prepared at the first pause, committed at end of turn) in the cases
+that used to throw it away: the evidence lands only after the pause, and the final words the
+question differently from the pause hypothesis while the answer comes out the same."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from streaming.answer.answerer import Answerer
+from streaming.rag.lookup import Lookup
+from streaming.server.preempt import Preemptor
+from tests.test_answer import INDEX
+from tools.search import SearchResult
+
+pytestmark = pytest.mark.slow
+HYPOTHESIS = "what is the capital city of australia"  # what the partial said at the pause
+FINAL = "what is the capital of australia"  # what the final says: other words, same question
+
+
+class HeldSearch:
+    """A search over the test corpus whose answers wait until the test releases them (fault
+    injection: a slow tool whose result lands at a moment the test picks)."""
+
+    name = "search"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult:
+        await self.release.wait()
+        return SearchResult(query, INDEX.search(query), 1.0)
+
+
+def preemptor(engine, lookup) -> Preemptor:
+    real = SimpleNamespace(answerer=Answerer(None), tts=engine.tts)  # extractive, real piper
+    return Preemptor(real, lookup)  # type: ignore[arg-type]
+
+
+async def test_evidence_landing_during_the_pause_is_prepared_and_committed(engine):
+    tool = HeldSearch()
+    lookup = Lookup({"search": tool}, lambda e: None, "triggered")
+    lookup.on_partial(FINAL, 1500)  # the speculative call fires while the user speaks
+    p = preemptor(engine, lookup)
+    assert p.start(FINAL) is False  # the pause: no evidence in hand yet
+    assert p.started == 0
+    tool.release.set()  # the call lands while the silence lasts
+    await asyncio.wait({c.task for c in lookup.calls})
+    waiting = p._task
+    await asyncio.wait({waiting})  # it noticed, and began preparing
+    assert p.started == 1 and p._prepared is not None
+    outcome = await lookup.resolve(FINAL, 2000)
+    assert outcome.reused and outcome.tool_wait_ms < 100
+    prepared = await p.take(FINAL, outcome.hits)
+    assert prepared is not None and p.committed == 1 and p.discarded == 0
+    assert "canberra" in prepared.sentences[0].text.lower() and prepared.first_audio
+
+
+async def test_other_wording_same_answer_commits_the_prepared_audio(engine):
+    hits = INDEX.search(HYPOTHESIS)
+    p = preemptor(engine, SimpleNamespace(peek=lambda text: hits))
+    assert p.start(HYPOTHESIS) is True
+    await p._task
+    prepared_text = p._prepared.sentences[0].text
+    # the final's words are not a superset of the hypothesis's ("city"): not committed whole
+    assert await p.take(FINAL, hits) is None and p.committed == 0
+    # the turn answers the final itself; its first sentence is the prepared one: its audio
+    answer = [s async for s in Answerer(None).answer(FINAL, hits)]
+    assert answer[0].text == prepared_text and "canberra" in prepared_text.lower()
+    audio = await p.first_audio_for(answer[0].text)
+    assert audio and p.committed_audio == 1 and p.discarded == 0
+
+
+async def test_a_different_answer_discards_the_preparation_and_counts_its_cpu(engine):
+    hits = INDEX.search(HYPOTHESIS)
+    p = preemptor(engine, SimpleNamespace(peek=lambda text: hits))
+    p.start(HYPOTHESIS)
+    await p._task
+    assert await p.take("who wrote the play hamlet", INDEX.search("hamlet")) is None
+    assert await p.first_audio_for("William Shakespeare wrote Hamlet.") is None
+    assert p.discarded == 1 and p.committed_audio == 0
+    assert p.discarded_cpu_ms > 1.0  # at least the TTS of the first sentence
