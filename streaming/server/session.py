@@ -71,6 +71,7 @@ class Session:
         self._turn_task: asyncio.Task | None = None
         self._last_error: dict[str, float] = {}
         self._typed = TokenBucket(config.typed_per_minute)
+        self._speculating: asyncio.Task | None = None  # a query from the tentative final
 
     # --- websocket loop ------------------------------------------------------------------
     async def run(self) -> None:
@@ -264,6 +265,10 @@ class Session:
             self.signals.on_tentative(self.transcriber.tentative, event.audio_ms)
             if self.preemptive and self._hypothesis:
                 self.preemptor.start(self._hypothesis)
+            if self.transcriber.tentative is not None:  # the likely final queries before EOT
+                self._speculating = asyncio.create_task(
+                    self._speculate_on(self.transcriber.tentative)
+                )
         elif event.kind == "resume":
             self.transcriber.resume()
             self.preemptor.cancel()
@@ -289,6 +294,21 @@ class Session:
         self.lookup.on_partial(self._hypothesis, partial.audio_ms, partial.tail)
         self.preemptor.prefill(self._hypothesis)  # the LLM's prompt prefix, while they talk
         self._bias_asr()
+
+    async def _speculate_on(self, tentative: asyncio.Task) -> None:
+        """The tentative final (base, decoded at the pause) is the best hypothesis before the
+        end of turn: speculation and the preemptive answer act on it as on a partial, while
+        the silence lasts (a resume or the end of turn drops it)."""
+        try:
+            text = await asyncio.shield(tentative)
+        except (asyncio.CancelledError, Exception):
+            return
+        if self.transcriber.tentative is not tentative or not text.strip():
+            return  # speech resumed, or the turn already ended
+        self._hypothesis = self.answering.standalone(text.strip())
+        self.lookup.on_partial(self._hypothesis, self.detector.audio_ms)  # fired now
+        if self.preemptive:
+            self.preemptor.start(self._hypothesis)
 
     def _on_typed(self, text: str) -> None:
         if not self.started:
