@@ -53,6 +53,7 @@ async def replay_clip(
         clip.id, strategy, clip.text, list(clip.gold), clip.domain, clip.question_type, clip.voice
     )
     options: dict[str, Any] = {"strategy": strategy, "audit": True, "pace_audio": False}
+    options["seed"] = clip.id  # every strategy sees this clip's same tool latencies
     if use_evidence and clip.evidence:
         options["evidence"] = clip.evidence
     if clip.query_time:

@@ -186,7 +186,8 @@ class Session:
         )
         try:  # "evidence": CRAG Task 1, search this question's own pages only
             evidence = opts.get("evidence")
-            seed = opts.get("seed", evidence or "")  # this session's own latency draws
+            # this session's own latency draws: a replay names them (the clip), else its own id
+            seed = opts.get("seed", evidence or self.id)
             chosen = await self.toolset.for_session(evidence, opts.get("query_time"), seed)
         except ValueError as exc:
             self.error("unknown_evidence", f"{exc}; using the server's own tools")
