@@ -73,7 +73,7 @@ async def main(args: argparse.Namespace) -> None:
     qs = [q for q in load_questions() if q.question_type != "false_premise"][: args.questions]
     clips = []
     for q in qs:
-        raw = engine.tts.synthesize(q.query, noise_scale=0.0, noise_w_scale=0.0)
+        raw = engine.tts.synthesize_exact(q.query)
         clips.append(
             np.concatenate([np.zeros(8000, np.float32), resample(raw, engine.tts.rate, 16000)])
         )

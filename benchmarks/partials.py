@@ -37,6 +37,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.latency import pick_questions  # noqa: E402
 from streaming.client.connection import VoiceClient  # noqa: E402
+from streaming.eval.oracle import word_timestamps  # noqa: E402
 from streaming.server.app import bound_port, start_server  # noqa: E402
 from streaming.server.config import Config  # noqa: E402
 from streaming.server.engine import Engine  # noqa: E402
@@ -54,14 +55,11 @@ def pct(values: list[float], q: float) -> float:
 
 def word_ends(engine: Engine, audio: np.ndarray) -> list[tuple[str, float]]:
     """(normalized word, end time in the clip in s) from base's word timestamps."""
-    segments, _ = engine.asr.model.transcribe(
-        audio, language="en", beam_size=1, word_timestamps=True, vad_filter=False
-    )
-    out = []
-    for seg in segments:
-        for w in seg.words or []:
-            out.extend((tok, float(w.end)) for tok in normalize_words(w.word))
-    return out
+    return [
+        (tok, w["end_ms"] / 1000)
+        for w in word_timestamps(engine.asr, audio)
+        for tok in normalize_words(w["word"])
+    ]
 
 
 def contained(words: list[str], hyp: list[str]) -> set[int]:

@@ -54,7 +54,7 @@ def build_clips(tts, n: int) -> list[dict]:
 
     def say(text: str) -> np.ndarray:
         if text not in cache:
-            raw = tts.synthesize(text, 1.0, noise_scale=0.0, noise_w_scale=0.0)
+            raw = tts.synthesize_exact(text, 1.0)
             a = resample(raw, tts.rate, RATE)
             a = a[: last_voiced_sample(a, RATE)]
             first = np.nonzero(np.abs(a) > 0.01)[0]

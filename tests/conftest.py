@@ -92,7 +92,7 @@ def speech(engine, audio_cache) -> Callable[..., np.ndarray]:
             # no sampling noise: the same text is the same audio in every run, so a test's
             # transcript does not depend on a draw (piper's default noise misheard
             # "Australia" in about 1 synthesis of 12)
-            raw = engine.tts.synthesize(text, length_scale, noise_scale=0.0, noise_w_scale=0.0)
+            raw = engine.tts.synthesize_exact(text, length_scale)
             audio = resample(raw, engine.tts.rate, 16000)
             np.save(path, audio)
         else:

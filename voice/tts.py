@@ -90,6 +90,11 @@ class PiperTts:
         chunks = [c.audio_float_array for c in self.voice.synthesize(text, config)]
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
+    def synthesize_exact(self, text: str, length_scale: float | None = None) -> np.ndarray:
+        """``synthesize`` with no sampling noise: the same text is the same audio on every call
+        (what tests and benchmarks speak, so a result never depends on a draw)."""
+        return self.synthesize(text, length_scale, noise_scale=0.0, noise_w_scale=0.0)
+
     async def stream(
         self, text: str, priority: Priority = Priority.ANSWER
     ) -> AsyncIterator[np.ndarray]:
