@@ -8,7 +8,8 @@ policy, interleaved, in one run. A *false cut-in* is an end_of_turn decided insi
 pause; the *wait* is end_of_turn minus the last voiced sample (the server's VAD edge, and the
 clip's true last voiced sample). Writes benchmarks/results/end_of_turn.json.
 
-Usage: python benchmarks/pause_set.py [--n 12]
+Usage: python benchmarks/pause_set.py [--n 12] [--offset 0]
+(the semantic policy was tuned on the first 12 questions: report held-out ones with --offset 12)
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def entity_split(ws: list[str]) -> int:
     return max(1, len(ws) - 1)
 
 
-def build_clips(tts, n: int) -> list[dict]:
-    """n questions x {complete, filler, mid}: audio and the inserted pause's bounds (s)."""
+def build_clips(tts, n: int, offset: int = 0) -> list[dict]:
+    """n questions (from the ``offset``-th on) x {complete, filler, mid}: audio and the inserted pause's bounds (s)."""
     qs = [q for q in load_questions() if q.question_type != "false_premise"]
     qs.sort(key=lambda q: (q.id.split("-q")[-1], q.domain))
     cache: dict[str, np.ndarray] = {}
@@ -62,7 +63,7 @@ def build_clips(tts, n: int) -> list[dict]:
         return cache[text]
 
     clips = []
-    for i, q in enumerate(qs[:n]):
+    for i, q in enumerate(qs[offset : offset + n]):
         ws = words(q.query)
         pause = PAUSES_MS[i % len(PAUSES_MS)]
         cut = entity_split(ws)
@@ -146,7 +147,7 @@ async def main_async(args) -> dict:
     cfg = Config.from_env(search_latency="none", kg_latency="none", asr_model=args.asr_model)
     engine = Engine.load(cfg)
     engine.warm_up()
-    clips = build_clips(engine.tts, args.n)
+    clips = build_clips(engine.tts, args.n, args.offset)
     runner = await start_server(engine, "127.0.0.1", 0)
     rows: dict[str, list[dict]] = {name: [] for name in POLICIES}
     try:
@@ -171,6 +172,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--n", type=int, default=12, help="questions (x3 clips, x2 policies)")
+    ap.add_argument(
+        "--offset", type=int, default=0, help="skip this many questions (a held-out set)"
+    )
     ap.add_argument("--asr-model", default="base")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "end_of_turn.json"))
     args = ap.parse_args()

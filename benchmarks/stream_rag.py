@@ -36,6 +36,7 @@ ROWS = (  # (label, getter, format)
     ("end of speech -> first answer audio P90 (ms)", _lat(HEADLINE_KEY, "p90"), "{:.0f}"),
     ("turns with zero tool wait", lambda x: x["zero_wait_share"], "{:.0%}"),
     ("tool wait after final P50 (ms)", _lat("tool_wait_ms", "p50"), "{:.0f}"),
+    ("tool wait hidden vs final (P50)", lambda x: x.get("hidden_vs_final_p50"), "{:.0%}"),
     ("tool calls per turn", lambda x: x["calls_per_turn"], "{:.2f}"),
     ("wasted calls per turn", lambda x: x["wasted_per_turn"], "{:.2f}"),
     ("preemptive answer committed", lambda x: x.get("preempted_share"), "{:.0%}"),
@@ -52,6 +53,11 @@ ROWS = (  # (label, getter, format)
 
 def table(summary: dict[str, dict], strategies: list[str]) -> tuple[str, dict[str, dict]]:
     """The printed table and its figures ({strategy: {label: value}}); '-' where unknown."""
+    base = (summary.get("final", {}).get("latency", {}).get("tool_wait_ms") or {}).get("p50")
+    for s in strategies:  # the share of final's tool wait that speculation hid
+        own = (summary[s].get("latency", {}).get("tool_wait_ms") or {}).get("p50")
+        hidden = 1 - own / base if base and own is not None else None
+        summary[s] = {**summary[s], "hidden_vs_final_p50": hidden}
     figures = {s: {label: get(summary[s]) for label, get, _ in ROWS} for s in strategies}
     lines = [f"{'':<46}" + "".join(f"{s:>16}" for s in strategies)]
     for label, _, fmt in ROWS:

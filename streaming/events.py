@@ -42,6 +42,7 @@ class EndOfTurn(Event):
     type: ClassVar[str] = "end_of_turn"
     audio_ms: int
     speech_end_ms: int
+    reason: str = ""  # why the end-of-turn policy ended it (voice/endpoint.py)
 
 
 @dataclass
@@ -110,6 +111,7 @@ class AnswerDone(Event):
     text: str
     audio_ms: int
     answer: int = 0
+    complete: bool = True  # False: a stage failed mid-answer (an error event follows)
 
 
 @dataclass

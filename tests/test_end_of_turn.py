@@ -32,6 +32,10 @@ def run(timeline, smart_turn: bool = True, params: SemanticParams | None = None)
             endpoint.on_text(args[0], det.audio_ms - short)
         elif kind == "smart":
             endpoint.on_smart(args[0])
+        elif kind == "decoding":  # the tentative final, started now, covers the speech
+            endpoint.on_pending(det.audio_ms)
+        elif kind == "decode_failed":
+            endpoint.on_pending(None)
     return out
 
 
@@ -77,6 +81,32 @@ def test_a_lukewarm_smart_turn_waits_for_the_transcript():
     timeline = [("speech", 1600), ("silence", 96), ("smart", 0.7), ("silence", 320)]
     timeline += [("text", "who directed titanic", True), ("silence", 600)]
     assert ends(run(timeline)) == [448]  # the first frame after the text arrived
+
+
+def test_a_sure_smart_turn_waits_for_the_tentative_final_under_way():
+    # ending before the decode lands brings no answer sooner; a pause that goes on is not cut
+    timeline = [("speech", 1600), ("silence", 128), ("decoding",), ("smart", 0.97)]
+    timeline += [("silence", 320), ("text", "who directed titanic", True), ("silence", 600)]
+    assert ends(run(timeline)) == [480]  # the first frame after the text, not 224
+    eager = SemanticParams(hold_for_text=False)
+    assert ends(run(timeline, params=eager)) == [224]
+
+
+def test_a_fragment_in_a_pause_is_held_while_its_transcript_decodes():
+    # lukewarm Smart Turn on "what is the capital of": no longer cut at the unknown wait
+    timeline = [("speech", 1600), ("silence", 128), ("decoding",), ("smart", 0.7)]
+    timeline += [("silence", 480), ("text", "what is the capital of", True), ("silence", 300)]
+    timeline += [("speech", 600), ("silence", 128), ("smart", 0.98), ("silence", 400)]
+    assert ends(run(timeline)) == [224]
+    assert ends(run(timeline, params=SemanticParams(hold_for_text=False))) == [512, 224]
+
+
+def test_a_decode_that_is_slow_or_fails_stops_holding():
+    slow = [("speech", 1600), ("silence", 128), ("decoding",), ("smart", 0.97), ("silence", 1200)]
+    assert ends(run(slow)) == [928]  # held to doubt_ms, then Smart Turn decides
+    failed = [("speech", 1600), ("silence", 128), ("decoding",), ("smart", 0.97)]
+    failed += [("silence", 160), ("decode_failed",), ("silence", 400)]
+    assert ends(run(failed)) == [320]  # at once: no text will come
 
 
 def test_without_the_model_the_text_decides_and_nothing_is_probed():

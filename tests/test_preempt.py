@@ -34,9 +34,9 @@ class HeldSearch:
         return SearchResult(query, INDEX.search(query), 1.0)
 
 
-def preemptor(engine, lookup) -> Preemptor:
+def preemptor(engine, lookup, gate=None) -> Preemptor:
     real = SimpleNamespace(answerer=Answerer(None), tts=engine.tts)  # extractive, real piper
-    return Preemptor(real, lookup)  # type: ignore[arg-type]
+    return Preemptor(real, lookup, gate)  # type: ignore[arg-type]
 
 
 async def test_evidence_landing_during_the_pause_is_prepared_and_committed(engine):
@@ -82,3 +82,36 @@ async def test_a_different_answer_discards_the_preparation_and_counts_its_cpu(en
     assert await p.first_audio_for("William Shakespeare wrote Hamlet.") is None
     assert p.discarded == 1 and p.committed_audio == 0
     assert p.discarded_cpu_ms > 1.0  # at least the TTS of the first sentence
+
+
+async def test_the_first_audio_waits_for_the_decode_on_the_critical_path(engine):
+    hits = INDEX.search(FINAL)
+    decode: asyncio.Future = asyncio.get_running_loop().create_future()  # the tentative final
+    answered = asyncio.Event()
+
+    async def answer(question, found):  # the real extractive answer, and a mark when it is done
+        async for sentence in Answerer(None).answer(question, found):
+            yield sentence
+        answered.set()
+
+    real = SimpleNamespace(answerer=SimpleNamespace(answer=answer), tts=engine.tts)
+    p = Preemptor(real, SimpleNamespace(peek=lambda text: hits), lambda: decode)  # type: ignore[arg-type]
+    assert p.start(FINAL) is True
+    await answered.wait()  # the text is prepared at once; the TTS stands back
+    await asyncio.sleep(0)
+    assert p._prepared.sentences and not p._prepared.first_audio and not p._task.done()
+    decode.set_exception(RuntimeError("decode failed"))  # its failure is not the preemptor's
+    await p._task
+    assert p._prepared.first_audio
+    assert (await p.take(FINAL, hits)) is not None and p.committed == 1
+
+
+async def test_a_restart_for_the_same_question_and_evidence_keeps_the_preparation(engine):
+    hits = INDEX.search(FINAL)
+    p = preemptor(engine, SimpleNamespace(peek=lambda text: hits))
+    assert p.start(FINAL) is True
+    task = p._task
+    assert p.start(FINAL.capitalize() + "?") is True  # the tentative final: the same question
+    assert p._task is task and p.started == 1 and p.discarded == 0
+    assert p.start(HYPOTHESIS) is True  # another question: a new preparation
+    assert p._task is not task and p.started == 2 and p.discarded == 1

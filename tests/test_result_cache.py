@@ -92,12 +92,21 @@ async def test_failed_results_are_not_shared():
     assert len(shared.cache) == 0
 
 
-async def test_two_websocket_sessions_share_results(server):
-    question = "which city is the capital of australia"  # asked by no other test
-    async with VoiceClient(server.ws_url) as client:
-        first = await client.ask_text(question)
-    async with VoiceClient(server.ws_url) as client:
-        second = await client.ask_text(question)
+async def test_two_websocket_sessions_share_results(engine):
+    """On a server of its own: the shared one's cache holds what earlier tests asked (the KG
+    key of "the capital of australia" among them), whatever the order tests run in."""
+    from streaming.server.app import bound_port, start_server
+
+    runner = await start_server(engine, "127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{bound_port(runner)}/ws"
+    question = "which city is the capital of australia"
+    try:
+        async with VoiceClient(url) as client:
+            first = await client.ask_text(question)
+        async with VoiceClient(url) as client:
+            second = await client.ask_text(question)
+    finally:
+        await runner.cleanup()
     one, two = first.of("tool_result"), second.of("tool_result")
     assert one and all(r["elapsed_ms"] > 0 for r in one)  # the first paid for its calls
     assert len(two) == len(one) and all(r["elapsed_ms"] == 0 for r in two)

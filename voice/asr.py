@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -172,6 +173,7 @@ class StreamingTranscriber:
         self._agreement = LocalAgreement()
         self._hotwords = ""  # names from the speculative results bias the decodes
         self._partial_hotwords = ""  # what the latest partial decode was biased with
+        self.decode_ms: float | None = None  # wall time of the turn's last final-model decode
         self.active = False
 
     # --- turn lifecycle -------------------------------------------------------------------
@@ -183,6 +185,7 @@ class StreamingTranscriber:
         self._paused = False
         self._agreement.reset()
         self._hotwords = ""
+        self.decode_ms = None
         self.active = True
 
     def set_hotwords(self, names: Iterable[str]) -> None:
@@ -289,9 +292,12 @@ class StreamingTranscriber:
     async def _decode_final(self, audio: np.ndarray) -> str:
         if audio.size < MIN_DECODE_SAMPLES:
             audio = np.concatenate([audio, np.zeros(MIN_DECODE_SAMPLES - audio.size, np.float32)])
-        return await self.asr.decode(
+        t0 = time.perf_counter()
+        text = await self.asr.decode(
             audio, Priority.FINAL_ASR, self.final_beam_size, self._hotwords
         )
+        self.decode_ms = (time.perf_counter() - t0) * 1000  # queue wait included
+        return text
 
     async def _partial(self, job: asyncio.Task, samples: int) -> None:
         try:

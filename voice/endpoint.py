@@ -14,8 +14,12 @@ Rules, first match wins (after ``min_ms``):
 
 1. the covering text is unfinished ("... of", "um", "what is the") -> hold to ``max_ms``;
 2. the covering text is complete -> end, unless Smart Turn says unfinished: then ``doubt_ms``;
-3. no covering text yet: Smart Turn sure it is complete (>= ``smart_sure``) -> end; Smart Turn
-   unfinished -> hold until the text arrives (or ``max_ms``);
+3. no covering text yet: while the tentative final that will cover it is being decoded
+   (``hold_for_text``), hold until ``doubt_ms``: ending sooner would not bring the answer
+   sooner (the final *is* that decode), and a pause that goes on would be cut; then Smart Turn
+   sure it is
+   complete (>= ``smart_sure``) -> end; Smart Turn unfinished -> hold until the text arrives
+   (or ``max_ms``);
 4. otherwise (a text of unclear shape, a lukewarm or pending Smart Turn, no model) ->
    end at ``unknown_ms``, or at once when an unclear text meets a Smart Turn "complete".
 
@@ -71,6 +75,7 @@ class SemanticParams:
     probe_ms: int = 64  # ask Smart Turn after this much silence (its answer takes ~100-200 ms)
     smart_threshold: float = 0.5  # Smart Turn probability of "complete"
     smart_sure: float = 0.9  # ... high enough to end without a covering transcript
+    hold_for_text: bool = True  # no verdict while the covering decode is under way
 
 
 class SemanticEndpoint:
@@ -83,11 +88,16 @@ class SemanticEndpoint:
         self.reason = ""
         self._text: tuple[str, int] | None = None  # (text, audio ms it covers)
         self._smart: float | None = None
+        self._pending: int | None = None  # audio ms a decode under way will cover
 
     def reset(self) -> None:
         """Speech (re)started: every signal so far describes an older, shorter turn."""
         self.epoch += 1
-        self._text, self._smart, self.reason = None, None, ""
+        self._text, self._smart, self.reason, self._pending = None, None, "", None
+
+    def on_pending(self, covers_ms: int | None) -> None:
+        """A decode covering the audio up to ``covers_ms`` is under way (None: it failed)."""
+        self._pending = covers_ms
 
     def on_text(self, text: str, covers_ms: int) -> None:
         """A transcript of the turn's audio up to ``covers_ms`` (audio time)."""
@@ -118,6 +128,10 @@ class SemanticEndpoint:
         if text is not None and text.complete:
             self.reason = f"text complete ({text.reason}), smart turn {_fmt(smart)}"
             return not smart_no or silence_ms >= p.doubt_ms
+        holding = p.hold_for_text and silence_ms < p.doubt_ms  # a slow decode: the rest decide
+        if text is None and holding and self._decoding(speech_end_ms):
+            self.reason = f"waiting for the tentative final (smart turn {_fmt(smart)})"
+            return False
         if text is None and smart is not None:
             if smart >= p.smart_sure:
                 self.reason = f"smart turn sure ({smart:.2f}), no transcript yet"
@@ -132,6 +146,10 @@ class SemanticEndpoint:
             f"no verdict yet (text {text.reason if text else 'none'}, smart {_fmt(smart)})"
         )
         return silence_ms >= p.unknown_ms
+
+    def _decoding(self, speech_end_ms: int) -> bool:
+        """A decode under way covers the speech (its text has not come back yet)."""
+        return self._pending is not None and self._pending >= speech_end_ms - COVER_TOLERANCE_MS
 
 
 def _fmt(p: float | None) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import functools
 import importlib.util
 import logging
@@ -126,6 +125,7 @@ class TurnSignals:
     def on_tentative(self, task: asyncio.Task | None, covers_ms: int) -> None:
         """The tentative final (started at the pause) covers all the speech so far."""
         if self.endpoint is not None and task is not None:
+            self.endpoint.on_pending(covers_ms)
             self._spawn(self._tentative(task, covers_ms))
 
     def close(self) -> None:
@@ -151,7 +151,11 @@ class TurnSignals:
     async def _tentative(self, task: asyncio.Task, covers_ms: int) -> None:
         assert self.endpoint is not None
         epoch = self.endpoint.epoch
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        try:
             text = await asyncio.shield(task)
+        except (asyncio.CancelledError, Exception):
             if self.endpoint.epoch == epoch:
-                self.endpoint.on_text(text, covers_ms)
+                self.endpoint.on_pending(None)  # no text will come: the other rules decide
+            return
+        if self.endpoint.epoch == epoch:
+            self.endpoint.on_text(text, covers_ms)

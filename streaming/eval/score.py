@@ -31,6 +31,7 @@ STAGES = (
 LATENCIES = (
     *STAGES,
     ("tool_wait_ms", "tool wait after the final transcript"),
+    ("asr_decode_ms", "final transcript decode (wall, queue included)"),
     ("first_audio_ms", "end of turn -> first audio sent"),
     ("speech_end_to_first_audio_ms", "end of speech -> first audio (server)"),
     ("client_first_audio_ms", "end of speech -> first audio byte (client)"),
@@ -122,12 +123,13 @@ async def judge_records(
                                       if r.client_first_audio_ms is not None else None),
             "tts_first_audio_ms": _tts_stage(m), "reuse_lead_ms": reuse_lead_ms(r),
         }  # fmt: skip
-        for key in ("end_of_turn_wait_ms", "asr_final_ms", "retrieval_ms", "tool_wait_ms",
+        for key in ("end_of_turn_wait_ms", "asr_final_ms", "asr_decode_ms", "retrieval_ms",
+                    "tool_wait_ms",
                     "llm_first_sentence_ms", "first_audio_ms", "speech_end_to_first_audio_ms",
                     "calls", "speculative_calls", "cancelled", "wasted", "reuse", "reuse_differs",
                     "preempted", "preempt_commit", "preempt_started", "preempt_discarded",
                     "preempt_discarded_cpu_ms", "acknowledged", "answer_source", "query",
-                    "speech_end_ms", "end_of_turn_ms"):  # fmt: skip
+                    "speech_end_ms", "end_of_turn_ms", "end_of_turn_reason"):  # fmt: skip
             row[key] = m.get(key)
         row |= _answer_audio(m, row["client_first_audio_ms"])
         row["tool_latency_ms"] = tool_latency_ms(r) if m else None

@@ -46,6 +46,10 @@ class Config:
     )
     eot_min_ms: int = field(default=200, metadata={"help": "semantic: least silence that ends"})
     eot_max_ms: int = field(default=1200, metadata={"help": "semantic: most silence before end"})
+    eot_hold_for_text: bool = field(
+        default=True,
+        metadata={"help": "semantic: no verdict while the tentative final is being decoded"},
+    )
     smart_turn: bool = field(
         default=True, metadata={"help": "semantic: use Smart Turn v3 when pipecat-ai is installed"}
     )

@@ -17,8 +17,10 @@ class TurnMarks:
     typed: bool = False
     speech_end_ms: int | None = None  # audio time of the last voiced sample
     eot_ms: int | None = None  # audio time of the VAD's decision
+    eot_reason: str = ""  # why the end-of-turn policy decided then
     final: float | None = None
     tentative_final_reused: bool | None = None
+    asr_decode_ms: float | None = None  # the final model's decode (wall, queue included)
     retrieved: float | None = None
     tool_wait_ms: float = 0.0
     query: str | None = None
@@ -60,8 +62,10 @@ def turn_metrics(
         "speech_end_ms": marks.speech_end_ms,
         "end_of_turn_ms": marks.eot_ms,
         "end_of_turn_wait_ms": wait,
+        "end_of_turn_reason": marks.eot_reason or None,
         "asr_final_ms": _ms(marks.final, eot),
         "tentative_final_reused": marks.tentative_final_reused,
+        "asr_decode_ms": round(marks.asr_decode_ms, 1) if marks.asr_decode_ms else None,
         "retrieval_ms": _ms(marks.retrieved, final),
         "tool_wait_ms": round(marks.tool_wait_ms, 1),
         "llm_first_sentence_ms": _ms(

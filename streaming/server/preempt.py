@@ -8,7 +8,10 @@ turn the preparation is committed whole if the final transcript asks the same th
 query words, or more of them) over the same evidence; otherwise the turn is answered as usual,
 and the prepared first audio is still spoken if the answer's first sentence is the prepared one
 word for word (the final only worded the question differently). Speech resuming cancels it.
-Every preparation thrown away is counted, with the CPU it cost (docs/decisions.md).
+Every preparation thrown away is counted, with the CPU it cost (docs/decisions.md). The first
+audio waits for the decode on the critical path (``gate``: the tentative final in flight), so
+the preparation's TTS never slows the transcript the turn is waiting for; a restart for the same
+question over the same evidence keeps the preparation under way.
 
 Speculative prefill is the LLM's share of the same idea, and starts earlier: at every partial
 whose evidence is already in hand, the prompt's prefix (instructions and facts; the question
@@ -23,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -51,9 +55,15 @@ class Prepared:
 
 
 class Preemptor:
-    def __init__(self, engine: Engine, lookup: Lookup) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        lookup: Lookup,
+        gate: Callable[[], asyncio.Future[Any] | None] | None = None,
+    ) -> None:
         self.engine = engine
         self.lookup = lookup
+        self.gate = gate  # -> the critical-path decode in flight, which the TTS waits for
         self._task: asyncio.Task | None = None
         self._prepared: Prepared | None = None
         self._spare: tuple[asyncio.Task, Prepared] | None = None  # for its first audio only
@@ -68,12 +78,15 @@ class Preemptor:
     def start(self, text: str) -> bool:
         """Prepare an answer for ``text`` now if a sufficient result is in hand (True), else as
         soon as one of the turn's calls in flight lands with one, until cancelled (False)."""
-        self.cancel()
         question = apply_corrections(text)
         key = query_key(make_query(question))
+        hits = self.lookup.peek(text) if key else []
+        prepared = self._prepared
+        if hits and prepared is not None and (prepared.key, prepared.evidence) == (key, _ids(hits)):
+            return True  # the same question over the same evidence: keep what is under way
+        self.cancel()
         if not key:
             return False
-        hits = self.lookup.peek(text)
         if hits:
             self._begin(key, question, hits)
             return True
@@ -243,12 +256,19 @@ class Preemptor:
                 prepared.cpu_ms += (time.thread_time() - t0) * 1000
             prepared.sentences.append(sentence)
         if prepared.sentences:
+            await self._after_gate()
             tts = self.engine.tts
             for piece in split_for_speech(prepared.sentences[0].text):
                 audio = await tts.worker.run(
                     Priority.SPECULATIVE, _timed, prepared, tts.synthesize, piece
                 )
                 prepared.first_audio.append(audio)
+
+    async def _after_gate(self) -> None:
+        """Wait (without taking its result or its failure) for the critical decode in flight."""
+        pending = self.gate() if self.gate is not None else None
+        if pending is not None and not pending.done():
+            await asyncio.wait([pending])
 
 
 def _timed(prepared: Prepared, fn: Callable[[str], np.ndarray], piece: str) -> np.ndarray:

@@ -156,7 +156,7 @@ class Session:
         endpoint = make_endpoint(
             policy,
             int(fixed_ms or cfg.end_of_turn_ms),
-            SemanticParams(min_ms=cfg.eot_min_ms, max_ms=cfg.eot_max_ms),
+            SemanticParams(cfg.eot_min_ms, cfg.eot_max_ms, hold_for_text=cfg.eot_hold_for_text),
             smart is not None,
         )
         self.signals = TurnSignals(endpoint, smart)  # what was said -> the endpoint's decision
@@ -206,7 +206,8 @@ class Session:
             call_budget=cfg.call_budget,
             results=chosen.results,
         )
-        self.preemptor = Preemptor(self.engine, self.lookup)
+        # the preparation's audio waits for the tentative final decode (the critical path)
+        self.preemptor = Preemptor(self.engine, self.lookup, lambda: self.transcriber.tentative)
         self.answering = Answering(
             self.engine,
             self.lookup,
@@ -264,7 +265,7 @@ class Session:
             self._bias_asr()
             self.transcriber.pause(event.speech_ms)
             self.signals.on_tentative(self.transcriber.tentative, event.audio_ms)
-            if self.preemptive and self._hypothesis:
+            if self.preemptive and self._hypothesis:  # its audio waits for the decode below
                 self.preemptor.start(self._hypothesis)
             if self.transcriber.tentative is not None:  # the likely final queries before EOT
                 self._speculating = asyncio.create_task(
@@ -275,11 +276,13 @@ class Session:
             self.preemptor.cancel()
         elif event.kind == "end_of_turn":
             self._bias_asr()
-            log.debug("session %s end of turn: %s", self.id, self.detector.endpoint.reason)
-            self.emit(EndOfTurn(event.audio_ms, event.speech_ms))
+            reason = self.detector.endpoint.reason
+            log.debug("session %s end of turn: %s", self.id, reason)
+            self.emit(EndOfTurn(event.audio_ms, event.speech_ms, reason))
             if self._turn_task is not None and not self._turn_task.done():
                 self._interrupt(event.audio_ms)  # a typed turn still running: speech wins
             marks = TurnMarks(speech_end_ms=event.speech_ms, eot_ms=event.audio_ms)
+            marks.eot_reason = reason
             self._turn_task = asyncio.create_task(self._spoken_turn(marks))
 
     def _bias_asr(self) -> None:
@@ -337,6 +340,7 @@ class Session:
             self.error("turn_failed", "the transcript failed; say it again")
             return self._send_metrics(marks)
         marks.final, marks.tentative_final_reused = time.monotonic(), reused
+        marks.asr_decode_ms = self.transcriber.decode_ms
         self.emit(FinalTranscript(text, marks.eot_ms or 0))
         if is_dismissal(text):  # "stop", "wait", "thanks", silence: stay quiet
             return self._send_metrics(marks)
