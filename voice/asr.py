@@ -69,6 +69,45 @@ class WhisperAsr:
             return self._short_window(audio, beam_size, hotwords)
         return self._full_window(audio, beam_size, hotwords)
 
+    def transcribe_batch(self, jobs: list[tuple[np.ndarray, int, str]]) -> list[str]:
+        """Blocking decode of several ``(audio, beam_size, hotwords)`` at once (other sessions'
+        turns): one encoder call over the batch, each padded with silence to the longest plus
+        the window pad, and one ``generate`` with each job's own prompt and length bound."""
+        longest = max(audio.size for audio, _, _ in jobs) / RATE
+        if self.window_pad_s <= 0 or longest + self.window_pad_s > 30:
+            return [self.transcribe(*job) for job in jobs]
+        import ctranslate2
+
+        size = int((longest + self.window_pad_s) * RATE)
+        features = np.stack(
+            [
+                self.model.feature_extractor(np.pad(audio, (0, size - audio.size)))
+                for audio, _, _ in jobs
+            ]
+        )
+        frames = min(3000, features.shape[-1] - features.shape[-1] % 2)
+        encoded = self.model.model.encode(
+            ctranslate2.StorageView.from_array(
+                np.ascontiguousarray(features[:, :, :frames], dtype=np.float32)
+            ),
+            to_cpu=False,
+        )
+        prompts = [self._prompt(hotwords) for _, _, hotwords in jobs]
+        bounds = [int(audio.size / RATE * 5) + 6 for audio, _, _ in jobs]
+        result = self.model.model.generate(
+            encoded,
+            prompts,
+            beam_size=max(beam for _, beam, _ in jobs),
+            max_length=max(len(p) + b for p, b in zip(prompts, bounds, strict=True)),
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            no_repeat_ngram_size=3,
+        )
+        return [  # each cut to its own length bound, as a lone decode would be
+            self.tokenizer.decode(r.sequences_ids[0][:bound]).strip()
+            for r, bound in zip(result, bounds, strict=True)
+        ]
+
     def _prompt(self, hotwords: str) -> list[int]:
         """The decoder prompt; hotwords go after <|startofprev|>, as faster-whisper does."""
         if not hotwords.strip():
@@ -122,7 +161,9 @@ class WhisperAsr:
     async def decode(
         self, audio: np.ndarray, priority: Priority, beam_size: int = 1, hotwords: str = ""
     ) -> str:
-        return await self.worker.run(priority, self.transcribe, audio, beam_size, hotwords)
+        return await self.worker.run(
+            priority, self.transcribe, audio, beam_size, hotwords, batch=self.transcribe_batch
+        )
 
 
 def hotword_text(names: Iterable[str]) -> str:

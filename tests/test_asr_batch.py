@@ -1,0 +1,78 @@
+"""Batched decoding across sessions: the worker groups the jobs waiting for one model, and a
+batch of real whisper decodes gives each session the transcript a lone decode would."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from voice.models import ModelWorker, Priority
+from voice.wer import spoken_wer
+
+
+async def test_waiting_jobs_of_one_priority_run_as_one_batch():
+    worker = ModelWorker("batch-test")
+    started, gate, calls = threading.Event(), threading.Event(), []
+
+    def lone(x: int) -> int:
+        calls.append(("lone", x))
+        return x * 10
+
+    def blocker() -> str:
+        started.set()
+        gate.wait(30)  # holds the thread while the test queues the rest (released below)
+        return "done"
+
+    def batch(rows: list[tuple]) -> list[int]:
+        calls.append(("batch", [r[0] for r in rows]))
+        return [r[0] * 10 for r in rows]
+
+    first = asyncio.ensure_future(worker.run(Priority.FINAL_ASR, blocker))
+    assert await asyncio.to_thread(started.wait, 30)  # the blocker is on the thread
+    jobs = [asyncio.ensure_future(worker.run(Priority.FINAL_ASR, lone, i, batch=batch))
+            for i in (1, 2, 3)]  # fmt: skip
+    dropped = asyncio.ensure_future(worker.run(Priority.FINAL_ASR, lone, 4, batch=batch))
+    other = asyncio.ensure_future(worker.run(Priority.PARTIAL_ASR, lone, 5, batch=batch))
+    await asyncio.sleep(0)  # every job is in the queue
+    dropped.cancel()  # a session that went away: not decoded
+    gate.set()
+    assert await first == "done"
+    assert await asyncio.gather(*jobs) == [10, 20, 30] and await other == 50
+    assert calls == [("batch", [1, 2, 3]), ("lone", 5)]  # lower priority: after, on its own
+    assert worker.batched == 3 and dropped.cancelled()
+
+
+async def test_a_failing_batch_fails_each_of_its_jobs():
+    worker = ModelWorker("batch-fail")
+    started, gate = threading.Event(), threading.Event()
+
+    def boom(rows):
+        raise ValueError("model broke")
+
+    def blocker() -> None:
+        started.set()
+        gate.wait(30)
+
+    first = asyncio.ensure_future(worker.run(Priority.FINAL_ASR, blocker))
+    assert await asyncio.to_thread(started.wait, 30)
+    jobs = [asyncio.ensure_future(worker.run(Priority.FINAL_ASR, abs, -1, batch=boom))
+            for _ in range(2)]  # fmt: skip
+    await asyncio.sleep(0)
+    gate.set()
+    await first
+    results = await asyncio.gather(*jobs, return_exceptions=True)
+    assert all(isinstance(r, ValueError) for r in results)
+    assert await worker.run(Priority.FINAL_ASR, abs, -2) == 2  # the worker serves on
+
+
+def test_a_batch_of_real_decodes_matches_lone_decodes(engine, speech):
+    questions = [
+        "who is the ceo of apple",
+        "how many academy awards did titanic and avatar win combined",
+        "what year was microsoft founded",
+    ]
+    audios = [speech(q) for q in questions]
+    lone = [engine.asr.transcribe(a, 1, "") for a in audios]
+    batched = engine.asr.transcribe_batch([(a, 1, "") for a in audios])
+    assert batched == lone  # padding with silence to the longest changes nothing here
+    assert all(spoken_wer(q, t) <= 0.25 for q, t in zip(questions, batched, strict=True))
