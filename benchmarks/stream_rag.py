@@ -39,6 +39,7 @@ ROWS = (  # (label, getter, format)
     ("tool wait hidden vs final (P50)", lambda x: x.get("hidden_vs_final_p50"), "{:.0%}"),
     ("tool calls per turn", lambda x: x["calls_per_turn"], "{:.2f}"),
     ("wasted calls per turn", lambda x: x["wasted_per_turn"], "{:.2f}"),
+    ("hedged calls per turn", lambda x: x.get("hedged_per_turn"), "{:.2f}"),
     ("preemptive answer committed", lambda x: x.get("preempted_share"), "{:.0%}"),
     (
         "discarded preparation CPU per turn (ms)",

@@ -126,7 +126,8 @@ async def judge_records(
         for key in ("end_of_turn_wait_ms", "asr_final_ms", "asr_decode_ms", "retrieval_ms",
                     "tool_wait_ms",
                     "llm_first_sentence_ms", "first_audio_ms", "speech_end_to_first_audio_ms",
-                    "calls", "speculative_calls", "cancelled", "wasted", "reuse", "reuse_differs",
+                    "calls", "speculative_calls", "cancelled", "wasted", "hedged", "reuse",
+                    "reuse_differs",
                     "preempted", "preempt_commit", "preempt_started", "preempt_discarded",
                     "preempt_discarded_cpu_ms", "acknowledged", "answer_source", "query",
                     "speech_end_ms", "end_of_turn_ms", "end_of_turn_reason"):  # fmt: skip
@@ -193,6 +194,7 @@ def summarize(rows: Sequence[dict], strategies: Sequence[str]) -> dict[str, dict
             "speculative_calls_per_turn": _mean([r["speculative_calls"] or 0 for r in answered]),
             "cancelled_per_turn": _mean([r["cancelled"] or 0 for r in answered]),
             "wasted_per_turn": _mean([r["wasted"] or 0 for r in answered]),
+            "hedged_per_turn": _mean([r.get("hedged") or 0 for r in answered]),
             "reuse_share": round(len(reused) / len(answered), 4) if answered else None,
             "reuse_error_rate": _mean([float(bool(r["reuse_differs"])) for r in audited]),
             "reuse_audited": len(audited),

@@ -2,12 +2,15 @@
 
 ``first_sufficient`` is the answer's start rule: of a turn's chosen calls, the results
 in hand as soon as a caller's test says they suffice (or all of them), and a task for the rest.
+``hedged`` is the tail-latency rule: a call the answer waits for that is still out after
+``hedge_s`` is sent a second time, and whichever request answers first (without error) wins.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +53,8 @@ class Call:
     used: bool = False
     fanout: str | None = None  # the completed name, for a fan-out candidate
     cached: bool = False  # answered from the shared result cache
+    awaited: asyncio.Event = field(default_factory=asyncio.Event)  # the answer waits for it
+    hedged: bool = False  # a second request was sent (``hedged``)
 
     def view(self) -> CallView:
         ok = self.state == "running" or (
@@ -144,3 +149,33 @@ def _accepts(sufficient: Sufficient, hits: list[Hit], out: frozenset[str]) -> bo
 async def _all(chosen: list[Call], waits: dict[str, asyncio.Future[SearchResult]]) -> list[Hit]:
     results = await asyncio.gather(*(waits[c.id] for c in chosen))
     return merge([h for r in results for h in r.hits])
+
+
+async def hedged(tool: Tool, call: Call, deadline_s: float, hedge_s: float) -> SearchResult:
+    """``tool(call.query)``; once the answer waits for it (``call.awaited``) and it is still out
+    ``hedge_s`` after it was sent, a second request races it within the same deadline (a tool's
+    slow answers are mostly one slow request: "The Tail at Scale", Dean and Barroso)."""
+    if hedge_s <= 0:
+        return await tool(call.query, deadline_s)
+    t0 = time.perf_counter()
+    first = asyncio.ensure_future(tool(call.query, deadline_s))
+    tasks = [first, asyncio.ensure_future(call.awaited.wait())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if not first.done():
+            await asyncio.wait([first], timeout=max(0.0, t0 + hedge_s - time.perf_counter()))
+        left = deadline_s - (time.perf_counter() - t0)
+        if first.done() or left <= 0:
+            return await first
+        call.hedged = True
+        tasks.append(asyncio.ensure_future(tool(call.query, left)))
+        racers = {first, tasks[-1]}
+        while True:
+            done, racers = await asyncio.wait(racers, return_when=asyncio.FIRST_COMPLETED)
+            result = next(iter(done)).result()
+            if not result.error or not racers:  # the first good answer, else the last one
+                elapsed = (time.perf_counter() - t0) * 1000
+                return SearchResult(result.query, result.hits, elapsed, result.error, result.meta)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -37,6 +37,7 @@ from streaming.rag.calls import (
     Sufficient,
     Tool,
     first_sufficient,
+    hedged,
     hotwords,
     merge,
 )
@@ -78,6 +79,7 @@ class Lookup:
         fanout: int = 2,
         call_budget: int = 0,
         results: ResultStore | None = None,
+        hedge_s: float = 0.0,
     ) -> None:
         self.tools = tools
         self.emit = emit
@@ -93,6 +95,7 @@ class Lookup:
         self.fanout = fanout
         self.call_budget = call_budget  # speculative tool calls per turn; 0: no bound
         self.results = results
+        self.hedge_s = hedge_s  # a call the answer waits for, out this long: sent again
         self._spent = self._budget_hits = 0
         # The predictor never parses itself: it reads the parse the worker already made.
         self._parses = ParseMemo(self.kg_parse, cache_size, executor) if self.kg_parse else None
@@ -274,6 +277,7 @@ class Lookup:
             else:
                 call = self._fire(tool, tool_query, tool_key, audio_ms, speculative=False)
             call.used = True
+            call.awaited.set()  # a slow request may now be hedged
             chosen.append(call)
         for call in self._running():
             if call not in chosen:
@@ -314,6 +318,7 @@ class Lookup:
             "fanout_used": sum(c.fanout is not None and c.used for c in turn),
             "budget_hits": self._budget_hits,
             "cache_hits": sum(c.cached for c in turn),
+            "hedged": sum(c.hedged for c in turn),
         }
 
     async def _audit(self, query: str, chosen: list[Call]) -> bool:
@@ -356,7 +361,7 @@ class Lookup:
         return call.key
 
     async def _run(self, call: Call) -> SearchResult:
-        result = await self.tools[call.tool](call.query, self.deadline_s)
+        result = await hedged(self.tools[call.tool], call, self.deadline_s, self.hedge_s)
         if self.results is not None and not result.error:
             self.results.put(call.tool, self._store_key(call), result)
         return self._finish(call, result, result.elapsed_ms)

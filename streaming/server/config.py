@@ -78,6 +78,10 @@ class Config:
     )
     top_k: int = field(default=3, metadata={"help": "documents passed to the answer"})
     tool_deadline_ms: int = field(default=4000, metadata={"help": "per tool call deadline"})
+    hedge_after_ms: int = field(
+        default=1000,
+        metadata={"help": "a call the answer waits for, out this long, is sent again (0: never)"},
+    )
     search_url: str = field(
         default="",
         metadata={"help": "search API base URL; empty: start ours in-process; 'local': no HTTP"},

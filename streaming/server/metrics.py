@@ -81,6 +81,7 @@ def turn_metrics(
         "speculative_calls": stats.get("speculative_calls", 0),
         "cancelled": stats.get("cancelled", 0),
         "wasted": stats.get("wasted", 0),
+        "hedged": stats.get("hedged", 0),
         "reuse": stats.get("reuse"),
         "reuse_differs": marks.reuse_differs,
         "strategy": strategy,

@@ -205,6 +205,7 @@ class Session:
             fanout=cfg.fanout,
             call_budget=cfg.call_budget,
             results=chosen.results,
+            hedge_s=cfg.hedge_after_ms / 1000,
         )
         # the preparation's audio waits for the tentative final decode (the critical path)
         self.preemptor = Preemptor(self.engine, self.lookup, lambda: self.transcriber.tentative)
