@@ -182,6 +182,12 @@ async def kg_raising(engine: Engine, stack: contextlib.AsyncExitStack):
     return dataclasses.replace(engine, kg=RaisingKg(engine.kg)), None
 
 
+async def tools_down(engine: Engine, stack: contextlib.AsyncExitStack):
+    """Every tool broken at once: the search service gone and the knowledge graph raising."""
+    broken, _ = await search_down(engine, stack)
+    return await kg_raising(broken, stack)
+
+
 async def tts_raising(engine: Engine, stack: contextlib.AsyncExitStack):
     return dataclasses.replace(engine, tts=RaisingTts(engine.tts)), None
 
@@ -217,6 +223,9 @@ FAULTS = [
     Fault("llm_stream_stall", llm_peer(cut_stream("stall")), "llm"),
     Fault("tts_raising", tts_raising, "tts"),
 ]
+# no tool can answer, so there is no answer without the broken part: a spoken apology
+# (answer_source "tools_down"); asserted by tests/test_apology.py, shown in the table
+TOOLS_DOWN = Fault("all_tools_down", tools_down, "search+kg")
 
 
 @dataclass
@@ -335,7 +344,7 @@ async def main_async(args: argparse.Namespace) -> list[Outcome]:
     await asyncio.to_thread(engine.warm_up)
     only = set(args.only.split(",")) if args.only else None
     outcomes = []
-    for fault in [BASELINE, *FAULTS]:
+    for fault in [BASELINE, *FAULTS, TOOLS_DOWN]:
         if only is None or fault.name in only:
             outcomes.append(await run_fault(engine, fault, args.deadline_ms))
     return outcomes

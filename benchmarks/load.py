@@ -4,9 +4,12 @@
 of N = 1, 2, 4, 8 sessions that all speak at once, through the real websocket, and reports end of
 speech → first audio (the client's figure) P50 / P90 / worst per N, errors and refused sessions
 (``server_busy``). ``--soak-min M`` then keeps N = ``--soak-n`` sessions busy for M minutes and
-reports this process's RSS slope (MB/min, least squares over the samples after the first round)
-and that the server's open session count returns to 0. Writes benchmarks/results/load.json.
-The server runs in this process (the RSS is the server's, plus the clients').
+reports this process's RSS slope (MB/min, least squares over the samples after the first round,
+and over the second half alone, after the caches filled) and that the server's open session
+count returns to 0. ``--tracemalloc`` also prints the allocation sites that grew most between
+the end of the first quarter of the soak and its end. Writes benchmarks/results/load.json.
+The server runs in this process (the RSS is the server's, plus the clients'); the clients keep
+only (latency, error codes) per turn, so what grows is the server's.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import asyncio
 import json
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -101,37 +105,76 @@ async def main(args: argparse.Namespace) -> None:
             report["soak"] = await soak(runner.app, url, clips, args)
     finally:
         await runner.cleanup()
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=1))
-    print(f"wrote {OUT}")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(f"wrote {args.out}")
+
+
+def slope(samples: list[tuple[float, float]]) -> float:
+    """Least-squares MB/min of (minutes, MB) samples; nan for fewer than two."""
+    if len(samples) < 2:
+        return float("nan")
+    minutes, rss = np.array(samples).T
+    return float(np.polyfit(minutes, rss, 1)[0])
+
+
+def growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, top: int) -> list[str]:
+    """The ``top`` allocation sites (innermost frames) that grew most from ``before``."""
+    stats = after.compare_to(before, "traceback")
+    lines = []
+    for stat in stats[:top]:
+        where = " <- ".join(f"{f.filename.split('site-packages/')[-1]}:{f.lineno}"
+                            for f in stat.traceback[:4])  # fmt: skip
+        lines.append(f"{stat.size_diff / 2**20:+8.2f} MB {stat.count_diff:+7d} blocks  {where}")
+    return lines
 
 
 async def soak(app, url: str, clips: list[np.ndarray], args: argparse.Namespace) -> dict:
     t0, samples, results, r = time.monotonic(), [], [], 0
     end = t0 + 60 * args.soak_min
+    if args.tracemalloc:
+        tracemalloc.start(8)
+    early = None
     with tqdm(total=int(60 * args.soak_min), desc=f"soak N={args.soak_n}", unit="s") as bar:
         while time.monotonic() < end:
             results += await round_of(url, clips, args.soak_n, r * args.soak_n)
             r += 1
             samples.append(((time.monotonic() - t0) / 60, rss_mb()))
+            if args.tracemalloc and early is None and samples[-1][0] >= args.soak_min / 4:
+                early = tracemalloc.take_snapshot()
             bar.n = min(int(time.monotonic() - t0), bar.total)
             bar.refresh()
     for _ in range(200):  # sessions close after their last event: bounded wait for the count
         if not app[SESSIONS]:
             break
         await asyncio.sleep(0.05)
-    minutes, rss = np.array(samples[1:] or samples).T
-    slope = float(np.polyfit(minutes, rss, 1)[0]) if len(minutes) > 1 else float("nan")
+    late = samples[len(samples) // 2 :]
     out = {
         "minutes": round(float(samples[-1][0]), 2),
         "rounds": r,
         "rss_start_mb": round(samples[0][1], 1),
         "rss_end_mb": round(samples[-1][1], 1),
-        "rss_slope_mb_per_min": round(slope, 2),
+        "rss_slope_mb_per_min": round(slope(samples[1:] or samples), 2),
+        "rss_slope_second_half_mb_per_min": round(slope(late), 2),
+        # per turn: MB/min depends on how fast a busy box gets through the rounds, this does not
+        "rss_second_half_mb_per_turn": round(
+            (late[-1][1] - late[0][1]) / max(1, (len(late) - 1) * args.soak_n), 3
+        ),
+        "rss_samples": [(round(m, 3), round(mb, 1)) for m, mb in samples],
         "open_sessions_after": len(app[SESSIONS]),
         **summarize(results),
     }
-    print("soak:", json.dumps(out))
+    if args.tracemalloc:
+        final = tracemalloc.take_snapshot()
+        traced, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out["traced_mb_end"] = round(traced / 2**20, 1)
+        if early is not None:
+            print("tracemalloc: sites that grew most since the first quarter of the soak")
+            out["tracemalloc_growth"] = growth(early, final, args.tracemalloc)
+            print("\n".join(out["tracemalloc_growth"]))
+    shown = {k: v for k, v in out.items() if k not in ("tracemalloc_growth", "rss_samples")}
+    print("soak:", json.dumps(shown))
     return out
 
 
@@ -147,4 +190,7 @@ if __name__ == "__main__":
     )
     p.add_argument("--soak-min", type=float, default=0.0, help="soak minutes after the table")
     p.add_argument("--soak-n", type=int, default=4, help="concurrent sessions in the soak")
+    p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--tracemalloc", type=int, default=0, metavar="TOP",
+                   help="trace Python allocations in the soak; print the TOP growing sites")  # fmt: skip
     asyncio.run(main(p.parse_args()))

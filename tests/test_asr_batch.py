@@ -76,3 +76,13 @@ def test_a_batch_of_real_decodes_matches_lone_decodes(engine, speech):
     batched = engine.asr.transcribe_batch([(a, 1, "") for a in audios])
     assert batched == lone  # padding with silence to the longest changes nothing here
     assert all(spoken_wer(q, t) <= 0.25 for q, t in zip(questions, batched, strict=True))
+
+
+def test_jobs_with_prompts_of_different_lengths_are_decoded_in_groups(engine, speech):
+    questions = ["who is the ceo of apple", "what year was microsoft founded", "who founded nvidia"]
+    jobs = [
+        (speech(q), 1, words)
+        for q, words in zip(questions, ["Apple, Tim Cook", "", ""], strict=True)
+    ]
+    lone = [engine.asr.transcribe(*job) for job in jobs]
+    assert engine.asr.transcribe_batch(jobs) == lone  # hotwords: a longer prompt, its own batch

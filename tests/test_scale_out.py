@@ -189,9 +189,12 @@ def servers(tmp_path_factory, redis_url, pg_dsn) -> Iterator[Backends]:
         for port, proc in zip(ports, procs, strict=True):
             wait_port(port, proc, tmp / f"serve-{port}.log", 120)
         yield Backends(ports, redis_url, pg_dsn)
-    finally:
-        for proc in procs:
-            stop(proc, signal.SIGINT)  # the CLI's clean shutdown
+    finally:  # both clean shutdowns: SIGTERM (docker stop, kill) for one, Ctrl-C for the rest
+        for i, proc in enumerate(procs):
+            stop(proc, signal.SIGTERM if i == 0 else signal.SIGINT)
+        codes = [proc.returncode for proc in procs]
+        assert codes == [0] * len(procs), f"unclean exits {codes}"
+        assert "SIGTERM: shutting down" in (tmp / f"serve-{ports[0]}.log").read_text()
 
 
 def nginx_conf(backends: list[int], listen: int, prefix: Path) -> str:

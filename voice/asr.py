@@ -76,6 +76,19 @@ class WhisperAsr:
         longest = max(audio.size for audio, _, _ in jobs) / RATE
         if self.window_pad_s <= 0 or longest + self.window_pad_s > 30:
             return [self.transcribe(*job) for job in jobs]
+        prompts = [self._prompt(hotwords) for _, _, hotwords in jobs]
+        if len({len(p) for p in prompts}) > 1:  # CTranslate2 wants <|startoftranscript|> aligned
+            groups: dict[int, list[int]] = {}
+            for i, prompt in enumerate(prompts):
+                groups.setdefault(len(prompt), []).append(i)
+            out = [""] * len(jobs)
+            for rows in groups.values():
+                texts = self.transcribe_batch([jobs[i] for i in rows])
+                for i, text in zip(rows, texts, strict=True):
+                    out[i] = text
+            return out
+        if len(jobs) == 1:
+            return [self.transcribe(*jobs[0])]
         import ctranslate2
 
         size = int((longest + self.window_pad_s) * RATE)
@@ -92,7 +105,6 @@ class WhisperAsr:
             ),
             to_cpu=False,
         )
-        prompts = [self._prompt(hotwords) for _, _, hotwords in jobs]
         bounds = [int(audio.size / RATE * 5) + 6 for audio, _, _ in jobs]
         result = self.model.model.generate(
             encoded,

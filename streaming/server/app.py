@@ -7,9 +7,11 @@ browser Origin (403) and below ``max_sessions`` (a ``server_busy`` error event, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
+import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -170,12 +172,18 @@ def bound_port(runner: web.AppRunner) -> int:
 
 
 def run_until_interrupted(start: Callable[[], Awaitable[web.AppRunner]]) -> None:
-    """Start a server in a new event loop and keep it up until Ctrl-C, then clean it up."""
+    """Start a server in a new event loop and keep it up until Ctrl-C or SIGTERM (``docker
+    stop``, ``kill``; a PID 1 in a container ignores signals it has no handler for), then clean
+    it up."""
 
     async def main() -> None:
         runner = await start()
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off Unix
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
+            log.info("SIGTERM: shutting down")
         finally:
             await runner.cleanup()
 

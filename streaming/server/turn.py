@@ -5,6 +5,11 @@ The answer is one task; barge-in cancels it and the outbox drops whatever it had
 With ``acknowledge`` on, a short spoken acknowledgement ("Let me check.", synthesized once per
 voice) goes out when the evidence is still out ``acknowledge_after_ms`` after the final
 transcript; it is answer data of the same generation, so barge-in drops it like the answer.
+
+When every tool call the turn waited for failed (errors, deadlines; not merely empty results),
+the answer is a short spoken apology (``TOOLS_DOWN``, source ``tools_down``), not "I don't know".
+An answer that started always ends with ``answer_done``: if a stage raises mid-answer (TTS),
+it goes out with ``complete: false`` before the session's ``turn_failed`` error and metrics.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import asyncio
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 
+from streaming.answer.answerer import TOOLS_DOWN, AnswerSentence
 from streaming.answer.sufficiency import evidence_suffices
 from streaming.events import AnswerDelta, AnswerDone
 from streaming.rag.context import Context, question_entity, resolve_followup
@@ -43,9 +50,24 @@ async def acknowledgement_audio(tts: Any, text: str) -> np.ndarray:
     return cache[text]
 
 
+def tools_failed(lookup: Lookup) -> bool:
+    """True when every call this turn's evidence waited for failed (an error or its deadline),
+    so no evidence could come back; calls that came back empty are not failures."""
+    chosen = [c for c in lookup.calls if c.used and c.turn == lookup.turn]
+    return bool(chosen) and all(c.state == "failed" for c in chosen)
+
+
 async def _replay(items: list[T]) -> AsyncIterator[T]:
     for item in items:
         yield item
+
+
+@dataclass
+class _Said:
+    """What an answer has sent so far: its sentences' texts and audio length (ms)."""
+
+    texts: list[str] = field(default_factory=list)
+    audio_ms: int = 0
 
 
 class Answering:
@@ -100,34 +122,29 @@ class Answering:
         marks.retrieved = time.monotonic()
         marks.tool_wait_ms, marks.query = outcome.tool_wait_ms, outcome.query
         marks.lookup = outcome.stats
-        prepared = await self.preemptor.take(question, outcome.hits)
+        tools_down = not outcome.hits and tools_failed(self.lookup)
+        if tools_down:  # whatever was prepared at the pause had no evidence either
+            self.preemptor.cancel()
+        prepared = None if tools_down else await self.preemptor.take(question, outcome.hits)
         marks.preempted = prepared is not None
         marks.preempt_commit = "answer" if prepared else None
-        sentences = (
-            _replay(prepared.sentences)
-            if prepared
-            else self.engine.answerer.answer(question, outcome.hits)
-        )
-        tts, spoken, audio_ms_out = self.engine.tts, [], 0
-        async for sentence in sentences:
-            if marks.first_sentence is None:
-                marks.first_sentence = time.monotonic()
-            marks.answer_source = sentence.source
-            self.outbox.send(
-                AnswerDelta(sentence.text + " ", sentence.source, generation), generation
-            )
-            early = None
-            if not spoken:  # the first sentence: audio prepared at the pause, if it is this one
-                early = prepared.first_audio if prepared else None
-                if not prepared and (early := await self.preemptor.first_audio_for(sentence.text)):
-                    marks.preempted, marks.preempt_commit = True, "audio"
-            pieces = _replay(early) if early else tts.stream(sentence.text)
-            spoken.append(sentence.text)
-            async for audio in pieces:
-                pcm = float32_to_pcm16(resample(audio, tts.rate, self.out_rate))
-                self.outbox.send_audio(pcm, self.out_rate, generation)
-                audio_ms_out += len(pcm) * 500 // self.out_rate
-        self.outbox.send(AnswerDone(" ".join(spoken), audio_ms_out, generation), generation)
+        if tools_down:
+            sentences = _replay([AnswerSentence(TOOLS_DOWN, "tools_down")])
+        elif prepared:
+            sentences = _replay(prepared.sentences)
+        else:
+            sentences = self.engine.answerer.answer(question, outcome.hits)
+        said = _Said()
+        try:
+            await self._speak(sentences, prepared, generation, marks, said)
+        except Exception:  # the answer started: close it for the client before the error
+            if said.texts:
+                marks.answer = " ".join(said.texts)
+                done = AnswerDone(marks.answer, said.audio_ms, generation, complete=False)
+                self.outbox.send(done, generation)
+            raise
+        spoken = said.texts
+        self.outbox.send(AnswerDone(" ".join(spoken), said.audio_ms, generation), generation)
         await self.outbox.drained()
         marks.first_answer_audio = self.outbox.first_answer_audio_at
         marks.preempt_discarded_cpu_ms = self.preemptor.discarded_cpu_ms
@@ -138,6 +155,35 @@ class Answering:
                 marks.reuse_differs = None
         marks.answer = " ".join(spoken)
         self.context = Context(question, await self._entity(question), marks.answer)
+
+    async def _speak(
+        self,
+        sentences: AsyncIterator[AnswerSentence],
+        prepared: Any,
+        generation: int,
+        marks: TurnMarks,
+        said: _Said,
+    ) -> None:
+        """Send each sentence's text and audio, recording in ``said`` what went out."""
+        tts = self.engine.tts
+        async for sentence in sentences:
+            if marks.first_sentence is None:
+                marks.first_sentence = time.monotonic()
+            marks.answer_source = sentence.source
+            self.outbox.send(
+                AnswerDelta(sentence.text + " ", sentence.source, generation), generation
+            )
+            early = None
+            if not said.texts:  # the first sentence: audio prepared at the pause, if it is this one
+                early = prepared.first_audio if prepared else None
+                if not prepared and (early := await self.preemptor.first_audio_for(sentence.text)):
+                    marks.preempted, marks.preempt_commit = True, "audio"
+            said.texts.append(sentence.text)
+            pieces = _replay(early) if early else tts.stream(sentence.text)
+            async for audio in pieces:
+                pcm = float32_to_pcm16(resample(audio, tts.rate, self.out_rate))
+                self.outbox.send_audio(pcm, self.out_rate, generation)
+                said.audio_ms += len(pcm) * 500 // self.out_rate
 
     async def _acknowledging(
         self, lookup: Awaitable[LookupOutcome], generation: int, marks: TurnMarks
