@@ -1,5 +1,6 @@
-"""Batched decoding across sessions: the worker groups the jobs waiting for one model, and a
-batch of real whisper decodes gives each session the transcript a lone decode would."""
+"""Model threads shared by sessions: the worker groups the jobs waiting for one model, a batch
+of real whisper decodes gives each session the transcript a lone decode would, and every
+session's first answer audio goes before anyone's later pieces."""
 
 from __future__ import annotations
 
@@ -86,3 +87,21 @@ def test_jobs_with_prompts_of_different_lengths_are_decoded_in_groups(engine, sp
     ]
     lone = [engine.asr.transcribe(*job) for job in jobs]
     assert engine.asr.transcribe_batch(jobs) == lone  # hotwords: a longer prompt, its own batch
+
+
+async def test_an_answers_later_pieces_yield_to_other_sessions_first_pieces(engine, monkeypatch):
+    """Under load the TTS thread serves every session's first piece before anyone's later ones:
+    a later piece has the first one's playback time as slack."""
+    tts, asked = engine.tts, []
+    real = tts.worker.run
+
+    async def spy(priority, fn, *args, **kw):
+        asked.append(priority)
+        return await real(priority, fn, *args, **kw)
+
+    monkeypatch.setattr(tts.worker, "run", spy)
+    text = "Canberra, the planned capital of Australia, lies between Sydney and Melbourne."
+    pieces = [a async for a in tts.stream(text, Priority.ANSWER, Priority.ANSWER_REST)]
+    assert len(pieces) >= 2 and all(p.size for p in pieces)
+    assert asked == [Priority.ANSWER] + [Priority.ANSWER_REST] * (len(pieces) - 1)
+    assert Priority.ANSWER < Priority.ANSWER_REST < Priority.SPECULATIVE  # served in this order

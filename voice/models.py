@@ -113,9 +113,10 @@ class Priority(IntEnum):
     """Lower runs first when several jobs wait for the same model."""
 
     FINAL_ASR = 1
-    ANSWER = 2
-    SPECULATIVE = 3
-    PARTIAL_ASR = 4
+    ANSWER = 2  # what a listener waits for now: an answer's first piece of audio
+    ANSWER_REST = 3  # the rest of an answer: it has the first piece's playback time as slack
+    SPECULATIVE = 4
+    PARTIAL_ASR = 5
 
 
 class ModelWorker:

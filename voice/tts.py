@@ -107,8 +107,11 @@ class PiperTts:
         return self.synthesize(text, length_scale, noise_scale=0.0, noise_w_scale=0.0)
 
     async def stream(
-        self, text: str, priority: Priority = Priority.ANSWER
+        self, text: str, priority: Priority = Priority.ANSWER, rest: Priority | None = None
     ) -> AsyncIterator[np.ndarray]:
-        """Audio for each speech piece of ``text``, synthesized one piece at a time."""
-        for piece in split_for_speech(text):
-            yield await self.worker.run(priority, self.synthesize, piece)
+        """Audio for each speech piece of ``text``, synthesized one piece at a time; pieces after
+        the first at ``rest`` (another session's first piece goes before them)."""
+        for i, piece in enumerate(split_for_speech(text)):
+            yield await self.worker.run(
+                priority if i == 0 else rest or priority, self.synthesize, piece
+            )
