@@ -87,11 +87,15 @@ async def main(args: argparse.Namespace) -> None:
                                "search_latency": config.search_latency}}  # fmt: skip
     try:
         table = {}
+        workers = {"final": engine.asr.worker, "partial": (engine.partial_asr or engine.asr).worker}
         for n in args.n:
-            results = []
+            results, before = [], {k: (w.batched, sum(w.runs.values())) for k, w in workers.items()}
             for r in tqdm(range(args.rounds), desc=f"N={n}", leave=False):
                 results += await round_of(url, clips, n, r * n)
             table[n] = summarize(results)
+            for k, w in workers.items():  # decodes that ran in a batch of two or more
+                batched, runs = w.batched - before[k][0], sum(w.runs.values()) - before[k][1]
+                table[n][f"{k}_asr_batched_share"] = round(batched / max(1, runs), 3)
         report["load"] = table
         base = table[args.n[0]]["p50_ms"]
         print(

@@ -76,19 +76,26 @@ class WhisperAsr:
         longest = max(audio.size for audio, _, _ in jobs) / RATE
         if self.window_pad_s <= 0 or longest + self.window_pad_s > 30:
             return [self.transcribe(*job) for job in jobs]
-        prompts = [self._prompt(hotwords) for _, _, hotwords in jobs]
+        prompts = _aligned([self._prompt(hotwords) for _, _, hotwords in jobs], self.tokenizer)
         if len({len(p) for p in prompts}) > 1:  # CTranslate2 wants <|startoftranscript|> aligned
             groups: dict[int, list[int]] = {}
             for i, prompt in enumerate(prompts):
                 groups.setdefault(len(prompt), []).append(i)
             out = [""] * len(jobs)
             for rows in groups.values():
-                texts = self.transcribe_batch([jobs[i] for i in rows])
+                texts = self._batch([jobs[i] for i in rows], [prompts[i] for i in rows])
                 for i, text in zip(rows, texts, strict=True):
                     out[i] = text
             return out
+        return self._batch(jobs, prompts)
+
+    def _batch(
+        self, jobs: list[tuple[np.ndarray, int, str]], prompts: list[list[int]]
+    ) -> list[str]:
+        """One encoder call and one ``generate`` for jobs whose prompts have one length."""
         if len(jobs) == 1:
             return [self.transcribe(*jobs[0])]
+        longest = max(audio.size for audio, _, _ in jobs) / RATE
         import ctranslate2
 
         size = int((longest + self.window_pad_s) * RATE)
@@ -176,6 +183,19 @@ class WhisperAsr:
         return await self.worker.run(
             priority, self.transcribe, audio, beam_size, hotwords, batch=self.transcribe_batch
         )
+
+
+def _aligned(prompts: list[list[int]], tokenizer) -> list[list[int]]:  # noqa: ANN001
+    """Hotword prompts (``<|startofprev|>`` names ``<|startoftranscript|>`` …) padded to one
+    length with spaces after ``<|startofprev|>``, so that one batch can hold them all; prompts
+    without hotwords are left as they are (they batch among themselves)."""
+    prev = tokenizer.tokenizer.token_to_id("<|startofprev|>")
+    space = tokenizer.encode(" ")
+    with_names = [p for p in prompts if p and p[0] == prev]
+    if len(with_names) < 2 or len(space) != 1:
+        return prompts
+    width = max(len(p) for p in with_names)
+    return [[p[0], *space * (width - len(p)), *p[1:]] if p and p[0] == prev else p for p in prompts]
 
 
 def hotword_text(names: Iterable[str]) -> str:
