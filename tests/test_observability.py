@@ -120,7 +120,7 @@ class BrokenTts:
 
     rate = 22050
 
-    async def stream(self, text: str):
+    async def stream(self, text: str, *priorities):
         raise RuntimeError("piper crashed")
         yield  # pragma: no cover
 

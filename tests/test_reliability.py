@@ -73,7 +73,7 @@ class BrokenTts:
 
     rate = 22050
 
-    async def stream(self, text: str):
+    async def stream(self, text: str, *priorities):
         raise RuntimeError("piper crashed")
         yield  # pragma: no cover - makes this an async generator
 
