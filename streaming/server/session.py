@@ -282,8 +282,9 @@ class Session:
             self.emit(EndOfTurn(event.audio_ms, event.speech_ms, reason))
             if self._turn_task is not None and not self._turn_task.done():
                 self._interrupt(event.audio_ms)  # a typed turn still running: speech wins
-            marks = TurnMarks(speech_end_ms=event.speech_ms, eot_ms=event.audio_ms)
-            marks.eot_reason = reason
+            marks = TurnMarks(
+                speech_end_ms=event.speech_ms, eot_ms=event.audio_ms, eot_reason=reason
+            )
             self._turn_task = asyncio.create_task(self._spoken_turn(marks))
 
     def _bias_asr(self) -> None:
