@@ -59,7 +59,7 @@ async def evidence(questions, tools: ToolSet) -> list[list]:
             lambda _event: None,
             "final",
             kg_parse=session.kg_parse,
-            same_results=session.same_results,
+            top_ids=session.top_ids,
         )
         out.append((await lookup.resolve(q.query, 0)).hits)
         lookup.close()

@@ -252,7 +252,7 @@ async def session(
 ) -> None:
     cls, executor = (InlineLookup, InlineExecutor()) if before else (Lookup, None)
     lookup = cls(ts.tools(), lambda e: None, "triggered", 3.0, kg_parse=ts.kg_parse,
-                 same_results=ts.same_results, executor=executor)  # fmt: skip
+                 top_ids=ts.top_ids, executor=executor)  # fmt: skip
     lookup.reset()
     words = q.query.split()
     for i in range(1, len(words) + 1):

@@ -37,6 +37,7 @@ ROWS = (  # (label, getter, format)
     ("turns with zero tool wait", lambda x: x["zero_wait_share"], "{:.0%}"),
     ("tool wait after final P50 (ms)", _lat("tool_wait_ms", "p50"), "{:.0f}"),
     ("tool wait hidden vs final (P50)", lambda x: x.get("hidden_vs_final_p50"), "{:.0%}"),
+    ("answered from several speculative searches", lambda x: x.get("covering_share"), "{:.0%}"),
     ("tool calls per turn", lambda x: x["calls_per_turn"], "{:.2f}"),
     ("wasted calls per turn", lambda x: x["wasted_per_turn"], "{:.2f}"),
     ("hedged calls per turn", lambda x: x.get("hedged_per_turn"), "{:.2f}"),

@@ -5,7 +5,10 @@ session's first answer audio goes before anyone's later pieces."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+
+import pytest
 
 from voice.models import ModelWorker, Priority
 from voice.wer import spoken_wer
@@ -112,3 +115,25 @@ async def test_an_answers_later_pieces_yield_to_other_sessions_first_pieces(engi
     assert len(pieces) >= 2 and all(p.size for p in pieces)
     assert asked == [Priority.ANSWER] + [Priority.ANSWER_REST] * (len(pieces) - 1)
     assert Priority.ANSWER < Priority.ANSWER_REST < Priority.SPECULATIVE  # served in this order
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="nice is per thread on Linux only")
+def test_speculation_threads_run_at_a_lower_priority_and_errors_come_back():
+    import os
+
+    from voice.models import run_in_thread
+
+    def own_nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    here = own_nice()
+    assert run_in_thread(own_nice, nice=5) == min(19, here + 5)
+    assert own_nice() == here  # the caller keeps its own priority
+
+    def broken() -> None:
+        raise ValueError("no model")
+
+    with pytest.raises(ValueError, match="no model"):
+        run_in_thread(broken, nice=5)
+    worker = ModelWorker("niced", nice=3)
+    assert asyncio.run(worker.run(Priority.PARTIAL_ASR, own_nice)) == min(19, here + 3)

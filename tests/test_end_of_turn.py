@@ -173,6 +173,27 @@ def test_unclear_transcripts_leave_the_decision_to_smart_turn(text):
     assert not c.complete and not c.incomplete, (text, c)
 
 
+@pytest.mark.parametrize(
+    ("smart", "expected"),
+    [(0.8, 928), (0.95, 224)],  # lukewarm: held to doubt_ms; sure: ends at once
+)
+def test_a_text_that_may_be_cut_off_ends_only_on_a_sure_smart_turn(smart, expected):
+    """ "who won that" is Whisper's "who won the |": a lukewarm Smart Turn must not end it."""
+    timeline = [("speech", 1600), ("silence", 96), ("smart", smart)]
+    timeline += [("text", "who won that", True), ("silence", 1000)]
+    assert completeness("who won that").cut_off
+    assert ends(run(timeline)) == [expected]
+
+
+def test_the_cut_off_hold_keeps_a_mid_phrase_pause_in_one_turn():
+    timeline = [("speech", 1600), ("silence", 96), ("smart", 0.85)]
+    timeline += [("text", "What record label released it?", True), ("silence", 600)]
+    timeline += [("speech", 900), ("silence", 96), ("smart", 0.97), ("silence", 400)]
+    events = run(timeline)
+    assert ("resume", 32) in events
+    assert ends(events) == [224], "ended after the album's name, not inside the pause"
+
+
 # --- Smart Turn v3, the real model --------------------------------------------------------------
 @needs_model
 def test_smart_turn_separates_a_question_from_a_dangling_and(speech):

@@ -123,8 +123,8 @@ async def test_evidence_index_is_built_off_the_loop_and_reused(tmp_path, index):
     assert set(first.tools) == {"search"} and first.kg_parse is None
     result = await search[2]("capital of australia")
     assert result.error is None and result.hits and result.hits[0].doc.title == "Australia"
-    assert first.same_results("capital australia", "australia capital")
-    assert not first.same_results("capital australia", "zzzz qqqq")
+    assert first.top_ids("capital australia") == first.top_ids("australia capital") != ()
+    assert first.top_ids("zzzz qqqq") == ()
 
 
 async def test_evidence_lru_is_bounded_and_failures_are_not_cached(tmp_path, index):
@@ -150,5 +150,5 @@ async def test_evidence_lru_is_bounded_and_failures_are_not_cached(tmp_path, ind
 async def test_server_tools_for_a_session_without_evidence(tmp_path, index):
     toolset, builds = _evidence_toolset(tmp_path, index, search_url="local")
     chosen = await toolset.for_session(None)
-    assert chosen.same_results == toolset.same_results and builds == []
-    assert chosen.same_results("capital of australia", "australia capital")
+    assert chosen.top_ids == toolset.top_ids and builds == []
+    assert chosen.top_ids("capital of australia") == chosen.top_ids("australia capital") != ()

@@ -39,6 +39,7 @@ class Completeness:
 
     score: float
     reason: str
+    cut_off: bool = False  # may end on a cut-off word: only a sure audio model may end the turn
 
     @property
     def complete(self) -> bool:
@@ -80,7 +81,7 @@ def completeness(text: str) -> Completeness:
     shape = _question_shape(content)
     if shape.complete and last in DANGLING_PRONOUNS and len(content) <= 5:
         # short and ending on a pronoun: as likely a cut-off "the" as a finished question
-        return Completeness(0.5, f"'{last}' may be a cut-off article")
+        return Completeness(0.5, f"'{last}' may be a cut-off article", cut_off=True)
     return shape
 
 

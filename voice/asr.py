@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .local_agreement import LocalAgreement
-from .models import ModelWorker, Priority, whisper_model_dir
+from .models import ModelWorker, Priority, run_in_thread, whisper_model_dir
 
 log = logging.getLogger(__name__)
 RATE = 16_000
@@ -44,15 +44,20 @@ class WhisperAsr:
     pad, against 1.33 s and 17.6 % for the full window. See docs/decisions.md.
     """
 
-    def __init__(self, model: str = "base", threads: int = 2, window_pad_s: float = 5.0) -> None:
+    def __init__(
+        self, model: str = "base", threads: int = 2, window_pad_s: float = 5.0, nice: int = 0
+    ) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 
         self.path = whisper_model_dir(model)
         self.name = model
         self.window_pad_s = window_pad_s
-        self.model = WhisperModel(
-            self.path, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
+        self.model = run_in_thread(  # nice > 0: its compute threads yield to other models'
+            lambda: WhisperModel(
+                self.path, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
+            ),
+            nice,
         )
         self.tokenizer = Tokenizer(
             self.model.hf_tokenizer,
@@ -61,7 +66,7 @@ class WhisperAsr:
             language="en",
         )
         self.prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=True)
-        self.worker = ModelWorker(f"asr-{model}")
+        self.worker = ModelWorker(f"asr-{model}", nice=nice)
 
     def transcribe(self, audio: np.ndarray, beam_size: int = 1, hotwords: str = "") -> str:
         """Blocking decode of 16 kHz float32 audio; ``hotwords`` (names, titles) bias it."""

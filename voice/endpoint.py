@@ -20,7 +20,9 @@ Rules, first match wins (after ``min_ms``):
    sure it is
    complete (>= ``smart_sure``) -> end; Smart Turn unfinished -> hold until the text arrives
    (or ``max_ms``);
-4. otherwise (a text of unclear shape, a lukewarm or pending Smart Turn, no model) ->
+4. a text that may end on a cut-off word ("who won that", Whisper's rendering of "who won
+   the") ends only on a sure Smart Turn, else at ``doubt_ms``;
+5. otherwise (a text of unclear shape, a lukewarm or pending Smart Turn, no model) ->
    end at ``unknown_ms``, or at once when an unclear text meets a Smart Turn "complete".
 
 Why Smart Turn alone only ends a turn when sure: on the piper voice every fragment ends on a
@@ -139,6 +141,11 @@ class SemanticEndpoint:
             if smart_no:
                 self.reason = f"smart turn unfinished ({smart:.2f}), waiting for the transcript"
                 return False
+        if text is not None and text.cut_off and silence_ms < p.doubt_ms:
+            # "who won that": a cut-off "the" as often as a finished question; only a sure
+            # Smart Turn ends it before doubt_ms (fragments score up to ~0.75 there)
+            self.reason = f"text may be cut off ({text.reason}), smart turn {_fmt(smart)}"
+            return smart is not None and smart >= p.smart_sure
         if text is not None and smart is not None:  # an unclear text: Smart Turn decides
             self.reason = f"text unclear ({text.reason}), smart turn {smart:.2f}"
             return not smart_no

@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import shutil
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -119,6 +120,38 @@ class Priority(IntEnum):
     PARTIAL_ASR = 5
 
 
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (Linux, where nice is per thread;
+    threads it starts later inherit it). Elsewhere, or if refused, it logs and does nothing."""
+    if nice <= 0 or sys.platform != "linux":
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
+    except OSError as exc:
+        log.warning("could not lower thread priority by %d: %s", nice, exc)
+
+
+def run_in_thread(fn: Callable[[], T], nice: int = 0) -> T:
+    """``fn()`` on a short-lived thread at ``nice``: a model built there starts its own
+    compute threads at that priority (CTranslate2's replica threads are made at load)."""
+    box: dict[str, Any] = {}
+
+    def body() -> None:
+        lower_thread_priority(nice)
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=body, name="model-load", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 class ModelWorker:
     """One thread per model with a priority queue, so sessions wait in line instead of thrashing.
 
@@ -131,9 +164,10 @@ class ModelWorker:
     one result per job. Several sessions' decodes then cost one batched model call
     (``batched`` counts the jobs that ran in a batch of two or more)."""
 
-    def __init__(self, name: str, max_batch: int = 8) -> None:
+    def __init__(self, name: str, max_batch: int = 8, nice: int = 0) -> None:
         self.name = name
         self.max_batch = max_batch
+        self.nice = nice  # > 0: this model's work yields the CPU to others' (speculation)
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._seq = itertools.count()
         self.running: int | None = None
@@ -164,6 +198,7 @@ class ModelWorker:
         return self._jobs.qsize()
 
     def _loop(self) -> None:
+        lower_thread_priority(self.nice)
         while True:
             priority, _, job = self._jobs.get()
             if job.fut.cancelled():

@@ -62,6 +62,7 @@ def headline(summary: dict[str, dict], strategies: Sequence[str]) -> Table:
     add("cancelled / wasted calls per turn",
         lambda x: f"{x['cancelled_per_turn'] or 0:.2f} / {x['wasted_per_turn'] or 0:.2f}", "")  # fmt: skip
     add("turns answered from a speculative call", lambda x: x["reuse_share"], "%")
+    add("… from several speculative searches together", lambda x: x.get("covering_share"), "%")
     add("reused call fired before end of speech, P50 (ms)",
         lambda x: x["reuse_lead_ms"]["p50"], "ms")  # fmt: skip
     add("reuse error rate (audited)", lambda x: x["reuse_error_rate"], "%")

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from streaming.rag.predictor import CallView
+from streaming.rag.reflector import CallView
 from tools.search import Hit, SearchResult
 from tools.text import content_words
 

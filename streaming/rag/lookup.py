@@ -21,6 +21,7 @@ Three ways to wait less (docs/decisions.md, "Fan-out, sufficiency, shared cache"
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import time
@@ -44,15 +45,14 @@ from streaming.rag.calls import (
 from streaming.rag.fanout import Completer, fanout_texts, is_unstable
 from streaming.rag.parses import ParseMemo
 from streaming.rag.predictor import (
-    CallView,
     Fire,
     KgParser,
     Predictor,
     apply_corrections,
     make_query,
     query_key,
-    reflect,
 )
+from streaming.rag.reflector import CallView, TopIds, choose, restrict
 from tools.offload import off_loop
 from tools.search import Hit, SearchResult
 
@@ -70,7 +70,7 @@ class Lookup:
         strategy: str = "final",
         deadline_s: float = 3.0,
         kg_parse: KgParser | None = None,
-        same_results: Callable[[str, str], bool] | None = None,
+        top_ids: TopIds | None = None,
         max_parallel: int = 4,
         audit: bool = False,
         cache_size: int = 256,
@@ -86,7 +86,7 @@ class Lookup:
         self.strategy = strategy
         self.deadline_s = deadline_s
         self.kg_parse = kg_parse if "kg" in tools else None
-        self.same_results = same_results
+        self.top_ids = top_ids  # our own corpus's ranking: the reflector's local check
         self.max_parallel = max_parallel
         self.audit = audit
         self.cache_size = cache_size
@@ -231,13 +231,14 @@ class Lookup:
             if tool not in self.tools:
                 continue
             done = [c.view() for c in self.calls if c.state == "done"]
-            same = self.same_results if tool == "search" else None
-            view = reflect(tool, tool_query, tool_key, done, same)
-            if view is None:
+            views = choose(tool, tool_query, tool_key, done, self.top_ids)
+            if not views:
                 return None
-            call = next(c for c in self.calls if c.id == view.id)
-            assert call.result is not None
-            hits += call.result.hits
+            calls = [c for c in self.calls if c.id in {v.id for v in views}]
+            keep = self._keep(tool_query, calls)
+            for call in calls:
+                assert call.result is not None
+                hits += restrict(call.result.hits, keep)
         return merge(hits)
 
     # --- at end of turn --------------------------------------------------------------------
@@ -259,51 +260,56 @@ class Lookup:
         kg = await self._parses.off_loop(final_text) if self._parses else None
         if kg is not None:
             plans.insert(0, ("kg", final_text, "|".join(kg)))
-        reused_ids = []
+        reused_ids, keep = [], None
         for tool, tool_query, tool_key in plans:
             if tool not in self.tools:
                 continue
-            view = await self._reflect(
-                tool,
-                tool_query,
-                tool_key,
-                [c.view() for c in self.calls],
-                self.same_results if tool == "search" else None,
-            )
-            if view is not None:
-                call = next(c for c in self.calls if c.id == view.id)
+            views = await self._choose(tool, tool_query, tool_key, [c.view() for c in self.calls])
+            calls = [c for c in self.calls if c.id in {v.id for v in views}]
+            for call in calls:
                 self.emit(ToolReused(call.id, call.query, tool_query))
                 reused_ids.append(call.id)
-            else:
-                call = self._fire(tool, tool_query, tool_key, audio_ms, speculative=False)
-            call.used = True
-            call.awaited.set()  # a slow request may now be hedged
-            chosen.append(call)
+            if tool == "search":
+                keep = self._keep(tool_query, calls)
+            if not calls:
+                calls = [self._fire(tool, tool_query, tool_key, audio_ms, speculative=False)]
+            for call in calls:
+                call.used = True
+                call.awaited.set()  # a slow request may now be hedged
+            chosen += calls
         for call in self._running():
             if call not in chosen:
                 self._cancel(call, "not needed at end of turn")
-        hits, rest = await first_sufficient(chosen, self._result, sufficient)
+
+        async def result(call: Call) -> SearchResult:  # several calls: the final's documents only
+            found = await self._result(call)
+            if keep is None or call.tool != "search":
+                return found
+            return dataclasses.replace(found, hits=restrict(found.hits, keep))
+
+        hits, rest = await first_sufficient(chosen, result, sufficient)
         wait_ms = (time.perf_counter() - t0) * 1000
         stats = self._stats(reused_ids)
+        stats["covering"] = sum(c.tool == "search" for c in chosen) if keep else 0
         stats["early_start"] = ",".join(sorted(c.tool for c in chosen if c.result is None))
         audit = None
         if self.audit and reused_ids and "search" in self.tools:  # off the critical path
-            audit = asyncio.create_task(self._audit(query, chosen))
+            audit = asyncio.create_task(self._audit(query, chosen, keep))
         return LookupOutcome(query, hits, bool(reused_ids), wait_ms, stats, audit, rest)
 
-    async def _reflect(
-        self,
-        tool: str,
-        query: str,
-        key: str,
-        views: list[CallView],
-        same: Callable[[str, str], bool] | None,
-    ) -> CallView | None:
-        """``reflect``, in the executor when it would run the local check (a BM25 search)."""
+    async def _choose(
+        self, tool: str, query: str, key: str, views: list[CallView]
+    ) -> list[CallView]:
+        """The reflector's choice, in the executor when it runs the local check (BM25)."""
         ordered = sorted((v for v in views if v.tool == tool and v.ok), key=lambda v: v.audio_ms)
-        if same is None or tool != "search" or not ordered or ordered[0].key == key:
-            return reflect(tool, query, key, views, None)  # decided by keys alone
-        return await off_loop(reflect, tool, query, key, views, same, executor=self.executor)
+        if self.top_ids is None or tool != "search" or not ordered or ordered[0].key == key:
+            return choose(tool, query, key, views, None)  # decided by keys alone
+        return await off_loop(choose, tool, query, key, views, self.top_ids, executor=self.executor)
+
+    def _keep(self, query: str, calls: list[Call]) -> tuple[str, ...] | None:
+        """When several search calls cover the final query: its top-k ids, to keep only those."""
+        search = [c for c in calls if c.tool == "search"]
+        return self.top_ids(query) if len(search) > 1 and self.top_ids is not None else None
 
     def _stats(self, reused_ids: list[str]) -> dict[str, Any]:
         turn = [c for c in self.calls if c.turn == self.turn]
@@ -321,13 +327,15 @@ class Lookup:
             "hedged": sum(c.hedged for c in turn),
         }
 
-    async def _audit(self, query: str, chosen: list[Call]) -> bool:
-        """Benchmarks only: run the final query anyway; did the reused result differ?"""
-        reused = next((c for c in chosen if c.tool == "search"), None)
-        if reused is None or reused.result is None:
+    async def _audit(self, query: str, chosen: list[Call], keep: tuple[str, ...] | None) -> bool:
+        """Benchmarks only: run the final query anyway; did the reused documents differ?"""
+        reused = [c.result for c in chosen if c.tool == "search"]
+        if not reused or any(r is None for r in reused):
             return False
+        used = [h.doc.id for r in reused for h in restrict(r.hits, keep)]  # type: ignore[union-attr]
         fresh = await self.tools["search"](query, self.deadline_s)
-        return [h.doc.id for h in fresh.hits] != [h.doc.id for h in reused.result.hits]
+        ids = [h.doc.id for h in fresh.hits]
+        return set(ids) != set(used) if keep else ids != used  # several calls: any order
 
     # --- calls -----------------------------------------------------------------------------
     def _running(self, tool: str | None = None) -> list[Call]:

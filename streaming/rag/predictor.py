@@ -5,7 +5,6 @@ Nothing here touches a model, a socket or a clock: tests drive it with scripted
 
 - ``make_query``: rule-based query generation (fillers and self-corrections removed).
 - ``Predictor``: the ``final``, ``fixed-interval`` and ``triggered`` strategies.
-- ``reflect``: at end of turn, the earliest speculative call sufficient for the final query.
 """
 
 from __future__ import annotations
@@ -332,34 +331,3 @@ class Predictor:
                 actions.append(Fire("kg", text, kg_key, audio_ms, prev))
                 self._last["kg"] = kg_key
         return actions
-
-
-@dataclass(frozen=True)
-class CallView:
-    """What the reflector needs to know about a cached call."""
-
-    id: str
-    tool: str
-    query: str
-    key: str
-    audio_ms: int
-    ok: bool  # finished with results, or still running (not cancelled, not failed)
-
-
-def reflect(
-    tool: str,
-    final_query: str,
-    final_key: str,
-    calls: list[CallView],
-    same_results: Callable[[str, str], bool] | None = None,
-) -> CallView | None:
-    """The earliest call of ``tool`` sufficient for the final query, or None.
-
-    Sufficient means an equal key (the same normalized query, or for the knowledge graph the same
-    entity and attribute), or, for search, the same top-k from a cheap local check."""
-    for call in sorted((c for c in calls if c.tool == tool and c.ok), key=lambda c: c.audio_ms):
-        if call.key == final_key:
-            return call
-        if tool == "search" and same_results is not None and same_results(call.query, final_query):
-            return call
-    return None

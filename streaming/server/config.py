@@ -72,6 +72,12 @@ class Config:
     partial_window_pad_s: float = field(
         default=2.0, metadata={"help": "silence after the audio in a partial model's window"}
     )
+    partial_asr_nice: int = field(
+        default=10,
+        metadata={
+            "help": "nice of the partial model's threads: speculation yields the CPU to finals"
+        },
+    )
     # --- tools
     corpus: str = field(
         default="", metadata={"help": "folder or jsonl of documents (default: bundled)"}

@@ -54,7 +54,10 @@ class Engine:
         )
         if config.partial_asr_model not in ("", "same", config.asr_model):
             engine.partial_asr = WhisperAsr(
-                config.partial_asr_model, config.asr_threads, config.partial_window_pad_s
+                config.partial_asr_model,
+                config.asr_threads,
+                config.partial_window_pad_s,
+                nice=config.partial_asr_nice,
             )
         if config.kg:
             from tools.kg import KnowledgeGraph

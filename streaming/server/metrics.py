@@ -83,6 +83,7 @@ def turn_metrics(
         "wasted": stats.get("wasted", 0),
         "hedged": stats.get("hedged", 0),
         "reuse": stats.get("reuse"),
+        "covering": stats.get("covering", 0),  # search calls that together held the documents
         "reuse_differs": marks.reuse_differs,
         "strategy": strategy,
         "interrupted": marks.interrupted,

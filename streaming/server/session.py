@@ -198,7 +198,7 @@ class Session:
             self.strategy,
             cfg.tool_deadline_ms / 1000,
             kg_parse=chosen.kg_parse,
-            same_results=chosen.same_results,
+            top_ids=chosen.top_ids,
             max_parallel=cfg.max_parallel_calls,
             audit=bool(opts.get("audit", False)),
             completer=chosen.completer,

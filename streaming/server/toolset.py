@@ -62,7 +62,7 @@ class Evidence(NamedTuple):
 class SessionTools(NamedTuple):
     tools: dict[str, Tool]
     kg_parse: Callable[[str], tuple[str, str] | None] | None
-    same_results: Callable[[str, str], bool] | None
+    top_ids: Callable[[str], tuple[str, ...]] | None  # the local ranking (the reflector's check)
     completer: Completer | None = None  # unfinished entity names -> candidates (fan-out)
     results: ScopedResults | None = None  # the server's shared result cache, this scope
 
@@ -126,6 +126,10 @@ class ToolSet:
 
     def _local_top_ids(self, query: str) -> tuple[str, ...]:
         return _top_ids(self.engine.index, query, self.config.top_k)
+
+    def top_ids(self, query: str) -> tuple[str, ...]:
+        """The engine index's top-k document ids for ``query`` (memoized)."""
+        return self._top_ids(query)
 
     def same_results(self, a: str, b: str) -> bool:
         """Cheap local sufficiency check: both queries give the same top-k documents."""
@@ -192,7 +196,7 @@ class ToolSet:
         Raises ValueError for an unknown or malformed evidence id. A session's latency draws
         depend only on the config seed, ``seed`` and its own call sequence."""
         if not evidence_id:
-            local = self.same_results if self.local_corpus else None
+            local = self.top_ids if self.local_corpus else None
             tools, results = self._tools_at(query_time, seed), self.results.scoped(None, query_time)
             return SessionTools(tools, self.kg_parse, local, self.completer, results)
         evidence = await self.evidence(evidence_id)
@@ -200,14 +204,8 @@ class ToolSet:
         k = self.config.top_k
         draws = derived_seed(self.config.seed, seed, "search")
         tool = LocalSearchTool(evidence.index, k, profile, draws)
-        top_ids = evidence.top_ids
-
-        def same_results(a: str, b: str) -> bool:
-            ids = top_ids(a)
-            return bool(ids) and ids == top_ids(b)
-
         results = self.results.scoped(evidence_id, query_time)
-        return SessionTools({"search": tool}, None, same_results, evidence.completer, results)
+        return SessionTools({"search": tool}, None, evidence.top_ids, evidence.completer, results)
 
     async def _start_scale_out(self) -> None:
         """Scale-out backends (docs/deploy.md): the result cache in Redis, search in PostgreSQL
