@@ -14,12 +14,12 @@ from voice.vad import FRAME_MS, TurnDetector
 needs_model = pytest.mark.skipif(smart_turn_model_path() is None, reason="pipecat-ai not installed")
 
 
-def run(timeline, smart_turn: bool = True, params: SemanticParams | None = None):
+def run(timeline, smart_turn: bool = True, params: SemanticParams | None = None, **kw):
     """Steps in audio order -> [(event kind, silence ms when it was decided)].
 
     ("speech", ms) / ("silence", ms): VAD frames; ("text", words, covers) a transcript that
     covers the speech so far (True) or stops ``covers`` ms short of it; ("smart", p)."""
-    endpoint = SemanticEndpoint(params, smart_turn)
+    endpoint = SemanticEndpoint(params, smart_turn, **kw)
     det = TurnDetector(min_speech_ms=96, early_final_ms=128, endpoint=endpoint)
     out = []
     for kind, *args in timeline:
@@ -174,15 +174,18 @@ def test_unclear_transcripts_leave_the_decision_to_smart_turn(text):
 
 
 @pytest.mark.parametrize(
-    ("smart", "expected"),
-    [(0.8, 928), (0.95, 224)],  # lukewarm: held to doubt_ms; sure: ends at once
+    ("smart", "follow_up", "expected"),
+    [(0.8, False, 928), (0.95, False, 928), (0.8, True, 928), (0.95, True, 224)],
 )
-def test_a_text_that_may_be_cut_off_ends_only_on_a_sure_smart_turn(smart, expected):
-    """ "who won that" is Whisper's "who won the |": a lukewarm Smart Turn must not end it."""
+def test_a_text_that_may_be_cut_off_waits_unless_a_follow_up_is_surely_done(
+    smart, follow_up, expected
+):
+    """ "who won that" is Whisper's "who won the |"; with nothing said before to refer to it
+    waits to doubt_ms, in a follow-up only a sure Smart Turn ends it at once."""
     timeline = [("speech", 1600), ("silence", 96), ("smart", smart)]
     timeline += [("text", "who won that", True), ("silence", 1000)]
     assert completeness("who won that").cut_off
-    assert ends(run(timeline)) == [expected]
+    assert ends(run(timeline, has_referent=lambda: follow_up)) == [expected]
 
 
 def test_the_cut_off_hold_keeps_a_mid_phrase_pause_in_one_turn():

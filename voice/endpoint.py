@@ -21,7 +21,8 @@ Rules, first match wins (after ``min_ms``):
    complete (>= ``smart_sure``) -> end; Smart Turn unfinished -> hold until the text arrives
    (or ``max_ms``);
 4. a text that may end on a cut-off word ("who won that", Whisper's rendering of "who won
-   the") ends only on a sure Smart Turn, else at ``doubt_ms``;
+   the") waits for ``doubt_ms``; only in a follow-up (an earlier answer a pronoun may refer
+   to: ``has_referent``) does a sure Smart Turn end it sooner;
 5. otherwise (a text of unclear shape, a lukewarm or pending Smart Turn, no model) ->
    end at ``unknown_ms``, or at once when an unclear text meets a Smart Turn "complete".
 
@@ -34,6 +35,7 @@ Signals are dropped when speech resumes (``reset``); ``epoch`` tells late result
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,8 +85,14 @@ class SemanticParams:
 class SemanticEndpoint:
     """Silence + transcript completeness + Smart Turn probability -> end now or wait."""
 
-    def __init__(self, params: SemanticParams | None = None, smart_turn: bool = True) -> None:
+    def __init__(
+        self,
+        params: SemanticParams | None = None,
+        smart_turn: bool = True,
+        has_referent: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.params = params or SemanticParams()
+        self.has_referent = has_referent  # is there an earlier answer a pronoun could mean?
         self.probe_ms = self.params.probe_ms if smart_turn else None
         self.epoch = 0
         self.reason = ""
@@ -142,10 +150,12 @@ class SemanticEndpoint:
                 self.reason = f"smart turn unfinished ({smart:.2f}), waiting for the transcript"
                 return False
         if text is not None and text.cut_off and silence_ms < p.doubt_ms:
-            # "who won that": a cut-off "the" as often as a finished question; only a sure
-            # Smart Turn ends it before doubt_ms (fragments score up to ~0.75 there)
+            # "who won that" is Whisper's cut-off "who won the |" as often as a finished
+            # question, and Smart Turn calls both complete on piper (0.91-0.98); only with an
+            # earlier answer to refer to may a sure Smart Turn end it before doubt_ms
+            refers = self.has_referent()
             self.reason = f"text may be cut off ({text.reason}), smart turn {_fmt(smart)}"
-            return smart is not None and smart >= p.smart_sure
+            return refers and smart is not None and smart >= p.smart_sure
         if text is not None and smart is not None:  # an unclear text: Smart Turn decides
             self.reason = f"text unclear ({text.reason}), smart turn {smart:.2f}"
             return not smart_no
@@ -164,11 +174,15 @@ def _fmt(p: float | None) -> str:
 
 
 def make_endpoint(
-    policy: str, fixed_ms: int, params: SemanticParams | None = None, smart_turn: bool = True
+    policy: str,
+    fixed_ms: int,
+    params: SemanticParams | None = None,
+    smart_turn: bool = True,
+    has_referent: Callable[[], bool] = lambda: False,
 ) -> FixedEndpoint | SemanticEndpoint:
     """``policy`` is "semantic" or "fixed"; a fixed window uses ``fixed_ms``."""
     if policy == "fixed":
         return FixedEndpoint(fixed_ms)
     if policy == "semantic":
-        return SemanticEndpoint(params, smart_turn)
+        return SemanticEndpoint(params, smart_turn, has_referent)
     raise ValueError(f"end_of_turn must be 'semantic' or 'fixed', not {policy!r}")

@@ -158,6 +158,7 @@ class Session:
             int(fixed_ms or cfg.end_of_turn_ms),
             SemanticParams(cfg.eot_min_ms, cfg.eot_max_ms, hold_for_text=cfg.eot_hold_for_text),
             smart is not None,
+            self._has_referent,
         )
         self.signals = TurnSignals(endpoint, smart)  # what was said -> the endpoint's decision
         self.detector = TurnDetector(
@@ -374,6 +375,11 @@ class Session:
         self.emit(TurnMetrics(self.turns, metrics))
 
     # --- barge-in --------------------------------------------------------------------------
+    def _has_referent(self) -> bool:
+        """An earlier answer a pronoun may refer to ("who directed it"), for the end of turn."""
+        answering = getattr(self, "answering", None)  # built after the endpoint, in _on_start
+        return answering is not None and answering.context is not None
+
     def _answer_active(self) -> bool:
         running = self._turn_task is not None and not self._turn_task.done()
         return running or self.outbox.playing
