@@ -18,7 +18,8 @@ def run(timeline, smart_turn: bool = True, params: SemanticParams | None = None,
     """Steps in audio order -> [(event kind, silence ms when it was decided)].
 
     ("speech", ms) / ("silence", ms): VAD frames; ("text", words, covers) a transcript that
-    covers the speech so far (True) or stops ``covers`` ms short of it; ("smart", p)."""
+    covers the speech so far (True) or stops ``covers`` ms short of it; ("smart", p);
+    ("decoding",) the tentative final starts, ("final", words) its text lands."""
     endpoint = SemanticEndpoint(params, smart_turn, **kw)
     det = TurnDetector(min_speech_ms=96, early_final_ms=128, endpoint=endpoint)
     out = []
@@ -30,6 +31,8 @@ def run(timeline, smart_turn: bool = True, params: SemanticParams | None = None,
         elif kind == "text":
             short = 0 if args[1] is True else args[1]
             endpoint.on_text(args[0], det.audio_ms - short)
+        elif kind == "final":  # the tentative final's text lands (it covers the speech)
+            endpoint.on_text(args[0], det.audio_ms, final=True)
         elif kind == "smart":
             endpoint.on_smart(args[0])
         elif kind == "decoding":  # the tentative final, started now, covers the speech
@@ -86,7 +89,7 @@ def test_a_lukewarm_smart_turn_waits_for_the_transcript():
 def test_a_sure_smart_turn_waits_for_the_tentative_final_under_way():
     # ending before the decode lands brings no answer sooner; a pause that goes on is not cut
     timeline = [("speech", 1600), ("silence", 128), ("decoding",), ("smart", 0.97)]
-    timeline += [("silence", 320), ("text", "who directed titanic", True), ("silence", 600)]
+    timeline += [("silence", 320), ("final", "who directed titanic"), ("silence", 600)]
     assert ends(run(timeline)) == [480]  # the first frame after the text, not 224
     eager = SemanticParams(hold_for_text=False)
     assert ends(run(timeline, params=eager)) == [224]
@@ -95,10 +98,22 @@ def test_a_sure_smart_turn_waits_for_the_tentative_final_under_way():
 def test_a_fragment_in_a_pause_is_held_while_its_transcript_decodes():
     # lukewarm Smart Turn on "what is the capital of": no longer cut at the unknown wait
     timeline = [("speech", 1600), ("silence", 128), ("decoding",), ("smart", 0.7)]
-    timeline += [("silence", 480), ("text", "what is the capital of", True), ("silence", 300)]
+    timeline += [("silence", 480), ("final", "what is the capital of"), ("silence", 300)]
     timeline += [("speech", 600), ("silence", 128), ("smart", 0.98), ("silence", 400)]
     assert ends(run(timeline)) == [224]
     assert ends(run(timeline, params=SemanticParams(hold_for_text=False))) == [512, 224]
+
+
+def test_a_partial_that_looks_complete_does_not_end_the_turn_before_the_final_lands():
+    """tiny.en's "what record label released" for "what record label released the |": the
+    base decode under way has the last word; its "the" keeps the turn open through the pause."""
+    timeline = [("speech", 1600), ("silence", 128), ("decoding",), ("smart", 0.98)]
+    timeline += [("text", "what record label released", True), ("silence", 224)]
+    timeline += [("final", "What record label released the"), ("silence", 400)]
+    timeline += [("speech", 900), ("silence", 96), ("smart", 0.97), ("silence", 400)]
+    events = run(timeline)
+    assert ("resume", 32) in events
+    assert ends(events) == [224], "one turn, ended after the album's name"
 
 
 def test_a_decode_that_is_slow_or_fails_stops_holding():

@@ -158,4 +158,4 @@ class TurnSignals:
                 self.endpoint.on_pending(None)  # no text will come: the other rules decide
             return
         if self.endpoint.epoch == epoch:
-            self.endpoint.on_text(text, covers_ms)
+            self.endpoint.on_text(text, covers_ms, final=True)

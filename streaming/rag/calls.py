@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from streaming.rag.reflector import CallView
+from streaming.rag.reflector import CallView, restrict
 from tools.search import Hit, SearchResult
 from tools.text import content_words
 
@@ -179,3 +179,16 @@ async def hedged(tool: Tool, call: Call, deadline_s: float, hedge_s: float) -> S
     finally:
         for task in tasks:
             task.cancel()
+
+
+async def audit_reuse(
+    search: Tool, query: str, chosen: list[Call], keep: tuple[str, ...] | None, deadline_s: float
+) -> bool:
+    """Benchmarks only: run the final query anyway; did the reused documents differ?"""
+    reused = [c.result for c in chosen if c.tool == "search"]
+    if not reused or any(r is None for r in reused):
+        return False
+    used = [h.doc.id for r in reused if r is not None for h in restrict(r.hits, keep)]
+    fresh = await search(query, deadline_s)
+    ids = [h.doc.id for h in fresh.hits]
+    return set(ids) != set(used) if keep else ids != used  # several calls: any order

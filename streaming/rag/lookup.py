@@ -37,6 +37,7 @@ from streaming.rag.calls import (
     ResultStore,
     Sufficient,
     Tool,
+    audit_reuse,
     first_sufficient,
     hedged,
     hotwords,
@@ -294,7 +295,9 @@ class Lookup:
         stats["early_start"] = ",".join(sorted(c.tool for c in chosen if c.result is None))
         audit = None
         if self.audit and reused_ids and "search" in self.tools:  # off the critical path
-            audit = asyncio.create_task(self._audit(query, chosen, keep))
+            audit = asyncio.create_task(
+                audit_reuse(self.tools["search"], query, chosen, keep, self.deadline_s)
+            )
         return LookupOutcome(query, hits, bool(reused_ids), wait_ms, stats, audit, rest)
 
     async def _choose(
@@ -326,16 +329,6 @@ class Lookup:
             "cache_hits": sum(c.cached for c in turn),
             "hedged": sum(c.hedged for c in turn),
         }
-
-    async def _audit(self, query: str, chosen: list[Call], keep: tuple[str, ...] | None) -> bool:
-        """Benchmarks only: run the final query anyway; did the reused documents differ?"""
-        reused = [c.result for c in chosen if c.tool == "search"]
-        if not reused or any(r is None for r in reused):
-            return False
-        used = [h.doc.id for r in reused for h in restrict(r.hits, keep)]  # type: ignore[union-attr]
-        fresh = await self.tools["search"](query, self.deadline_s)
-        ids = [h.doc.id for h in fresh.hits]
-        return set(ids) != set(used) if keep else ids != used  # several calls: any order
 
     # --- calls -----------------------------------------------------------------------------
     def _running(self, tool: str | None = None) -> list[Call]:
