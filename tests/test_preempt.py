@@ -14,6 +14,7 @@ from streaming.rag.lookup import Lookup
 from streaming.server.preempt import Preemptor
 from tests.test_answer import INDEX
 from tools.search import SearchResult
+from voice.tts import split_for_speech
 
 pytestmark = pytest.mark.slow
 HYPOTHESIS = "what is the capital city of australia"  # what the partial said at the pause
@@ -55,7 +56,8 @@ async def test_evidence_landing_during_the_pause_is_prepared_and_committed(engin
     assert outcome.reused and outcome.tool_wait_ms < 100
     prepared = await p.take(FINAL, outcome.hits)
     assert prepared is not None and p.committed == 1 and p.discarded == 0
-    assert "canberra" in prepared.sentences[0].text.lower() and prepared.first_audio
+    assert "canberra" in prepared.sentences[0].text.lower()
+    assert [a async for a in prepared.audio()]
 
 
 async def test_other_wording_same_answer_commits_the_prepared_audio(engine):
@@ -70,7 +72,8 @@ async def test_other_wording_same_answer_commits_the_prepared_audio(engine):
     answer = [s async for s in Answerer(None).answer(FINAL, hits)]
     assert answer[0].text == prepared_text and "canberra" in prepared_text.lower()
     audio = await p.first_audio_for(answer[0].text)
-    assert audio and p.committed_audio == 1 and p.discarded == 0
+    assert audio is not None and p.committed_audio == 1 and p.discarded == 0
+    assert [a async for a in audio.audio()]
 
 
 async def test_a_different_answer_discards_the_preparation_and_counts_its_cpu(engine):
@@ -115,3 +118,38 @@ async def test_a_restart_for_the_same_question_and_evidence_keeps_the_preparatio
     assert p._task is task and p.started == 1 and p.discarded == 0
     assert p.start(HYPOTHESIS) is True  # another question: a new preparation
     assert p._task is not task and p.started == 2 and p.discarded == 1
+
+
+async def test_a_commit_hands_over_at_its_text_and_streams_the_audio_still_coming(engine):
+    """A preparation whose first sentence is still being synthesized commits at once (its text
+    is done) and its pieces stream as they land, at answer priority: the turn no longer waits
+    for the whole sentence's audio before its first piece goes out."""
+    hits = INDEX.search(FINAL)
+    decode: asyncio.Future = asyncio.get_running_loop().create_future()  # holds the TTS back
+    p = preemptor(engine, SimpleNamespace(peek=lambda text: hits), lambda: decode)
+    assert p.start(FINAL) is True
+    prepared = await p.take(FINAL, hits)  # returns with no audio synthesized yet
+    assert prepared is not None and prepared.committed and not prepared.first_audio
+    assert not prepared.task.done()
+    decode.set_result("what is the capital of australia")
+    pieces = [a async for a in prepared.audio()]
+    assert pieces and len(pieces) == len(prepared.first_audio) and prepared.audio_done
+    alone = engine.tts.synthesize(split_for_speech(prepared.sentences[0].text)[0])
+    assert abs(len(pieces[0]) - len(alone)) < 0.25 * len(alone)  # the sentence's first piece
+
+
+async def test_a_consumer_that_stops_early_cancels_the_synthesis(engine):
+    hits = INDEX.search(FINAL)
+    decode: asyncio.Future = asyncio.get_running_loop().create_future()
+    p = preemptor(engine, SimpleNamespace(peek=lambda text: hits), lambda: decode)
+    p.start(FINAL)
+    prepared = await p.take(FINAL, hits)
+    stream = prepared.audio()
+    waiting = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0)
+    waiting.cancel()  # a barge-in while the first piece is still coming
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await stream.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await prepared.task

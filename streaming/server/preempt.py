@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,11 +47,42 @@ def _ids(hits: list[Hit]) -> tuple[str, ...]:
 
 @dataclass
 class Prepared:
+    """One preparation: its answer's sentences, then its first sentence's audio, piece by piece.
+
+    A committed preparation hands over as soon as its *text* is done (``text_done``); the turn
+    streams ``audio()`` while the rest of the first sentence is still being synthesized, now at
+    answer priority, as the normal path would: waiting for the whole sentence cost up to a second
+    on long first sentences (docs/decisions.md)."""
+
     key: str
     evidence: tuple[str, ...]
     sentences: list[AnswerSentence] = field(default_factory=list)
     first_audio: list[np.ndarray] = field(default_factory=list)
     cpu_ms: float = 0.0  # answer steps on the loop thread + TTS in its worker thread
+    committed: bool = False  # its remaining pieces are synthesized at answer priority
+    audio_done: bool = False
+    text_done: asyncio.Event = field(default_factory=asyncio.Event)
+    more: asyncio.Event = field(default_factory=asyncio.Event)  # a piece landed, or the end
+    task: asyncio.Task | None = None
+
+    async def audio(self) -> AsyncIterator[np.ndarray]:
+        """The first sentence's pieces as they land; a failed synthesis raises here."""
+        sent = 0
+        try:
+            while True:
+                self.more.clear()
+                while sent < len(self.first_audio):
+                    yield self.first_audio[sent]
+                    sent += 1
+                if self.audio_done:
+                    break
+                await self.more.wait()
+            task = self.task
+            if task is not None and task.done() and not task.cancelled() and task.exception():
+                raise task.exception()  # type: ignore[misc]
+        finally:
+            if not self.audio_done and self.task is not None:
+                self.task.cancel()  # the consumer stopped (barge-in): stop synthesizing
 
 
 class Preemptor:
@@ -121,7 +152,7 @@ class Preemptor:
             return  # cancelled or superseded meanwhile
         prepared = Prepared(key, _ids(hits))
         self._prepared = prepared
-        self._task = asyncio.create_task(self._prepare(prepared, question, hits))
+        self._task = prepared.task = asyncio.create_task(self._prepare(prepared, question, hits))
         self.started += 1
 
     def prefill(self, text: str) -> bool:
@@ -205,12 +236,13 @@ class Preemptor:
         if not (same_question and prepared.evidence == _ids(hits)):
             self._spare = (task, prepared)
             return None
-        if await self._finished(task, prepared) is None:
+        if await self._text_of(task, prepared) is None:
             return None
+        prepared.committed = True
         self.committed += 1
         return prepared
 
-    async def first_audio_for(self, text: str) -> list[np.ndarray] | None:
+    async def first_audio_for(self, text: str) -> Prepared | None:
         """The prepared first audio when the answer's first sentence is ``text`` word for word
         (the final worded the question differently, the answer came out the same); else None."""
         spare, self._spare = self._spare, None
@@ -223,46 +255,64 @@ class Preemptor:
         if not prepared.sentences and not task.done():  # no text yet: not worth a wait
             self._discard(task, prepared)
             return None
-        if await self._finished(task, prepared) is None:
+        if await self._text_of(task, prepared) is None:
             return None
         if not prepared.sentences or prepared.sentences[0].text != text:
             self._discard(task, prepared)
             return None
+        prepared.committed = True
         self.committed_audio += 1
-        return prepared.first_audio or None
+        return prepared
 
-    async def _finished(self, task: asyncio.Task, prepared: Prepared) -> Prepared | None:
+    async def _text_of(self, task: asyncio.Task, prepared: Prepared) -> Prepared | None:
+        """``prepared`` once its text is done (its audio may still be coming), or None if the
+        preparation failed or was cancelled first."""
+        done = asyncio.ensure_future(prepared.text_done.wait())
+        try:
+            await asyncio.wait([task, done], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            done.cancel()
+        if prepared.text_done.is_set():
+            return prepared
         try:
             await task
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise
-            return None
         except Exception:
             log.exception("preemptive answer failed")
-            return None
-        return prepared
+        return None
 
     async def _prepare(self, prepared: Prepared, question: str, hits: list[Hit]) -> None:
-        steps = self.engine.answerer.answer(question, hits).__aiter__()
-        while True:
-            t0 = time.thread_time()
-            try:
-                sentence = await steps.__anext__()
-            except StopAsyncIteration:
-                break
-            finally:
-                prepared.cpu_ms += (time.thread_time() - t0) * 1000
-            prepared.sentences.append(sentence)
-        if prepared.sentences:
-            await self._after_gate()
-            tts = self.engine.tts
-            for piece in split_for_speech(prepared.sentences[0].text):
-                audio = await tts.worker.run(
-                    Priority.SPECULATIVE, _timed, prepared, tts.synthesize, piece
-                )
-                prepared.first_audio.append(audio)
+        try:
+            steps = self.engine.answerer.answer(question, hits).__aiter__()
+            while True:
+                t0 = time.thread_time()
+                try:
+                    sentence = await steps.__anext__()
+                except StopAsyncIteration:
+                    break
+                finally:
+                    prepared.cpu_ms += (time.thread_time() - t0) * 1000
+                prepared.sentences.append(sentence)
+            prepared.text_done.set()
+            if prepared.sentences:
+                await self._after_gate()
+                tts = self.engine.tts
+                for piece in split_for_speech(prepared.sentences[0].text):
+                    first = not prepared.first_audio
+                    priority = (  # committed: the user is waiting for these pieces now
+                        (Priority.ANSWER if first else Priority.ANSWER_REST)
+                        if prepared.committed
+                        else Priority.SPECULATIVE
+                    )
+                    audio = await tts.worker.run(priority, _timed, prepared, tts.synthesize, piece)
+                    prepared.first_audio.append(audio)
+                    prepared.more.set()
+        finally:
+            prepared.audio_done = True
+            prepared.more.set()
 
     async def _after_gate(self) -> None:
         """Wait (without taking its result or its failure) for the critical decode in flight."""

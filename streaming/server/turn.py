@@ -175,14 +175,14 @@ class Answering:
             )
             early = None
             if not said.texts:  # the first sentence: audio prepared at the pause, if it is this one
-                early = prepared.first_audio if prepared else None
+                early = prepared
                 if not prepared and (early := await self.preemptor.first_audio_for(sentence.text)):
                     marks.preempted, marks.preempt_commit = True, "audio"
             said.texts.append(sentence.text)
             # under load another session's first audio goes before this answer's later pieces
             first = Priority.ANSWER if len(said.texts) == 1 else Priority.ANSWER_REST
             pieces = (
-                _replay(early) if early else tts.stream(sentence.text, first, Priority.ANSWER_REST)
+                early.audio() if early else tts.stream(sentence.text, first, Priority.ANSWER_REST)
             )
             async for audio in pieces:
                 pcm = float32_to_pcm16(resample(audio, tts.rate, self.out_rate))
