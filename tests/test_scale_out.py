@@ -195,6 +195,8 @@ def servers(tmp_path_factory, redis_url, pg_dsn) -> Iterator[Backends]:
         codes = [proc.returncode for proc in procs]
         assert codes == [0] * len(procs), f"unclean exits {codes}"
         assert "SIGTERM: shutting down" in (tmp / f"serve-{ports[0]}.log").read_text()
+        for port in ports[1:]:  # Ctrl-C takes the same path as SIGTERM, not KeyboardInterrupt
+            assert "SIGINT: shutting down" in (tmp / f"serve-{port}.log").read_text()
 
 
 def nginx_conf(backends: list[int], listen: int, prefix: Path) -> str:

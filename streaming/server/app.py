@@ -179,11 +179,15 @@ def run_until_interrupted(start: Callable[[], Awaitable[web.AppRunner]]) -> None
     async def main() -> None:
         runner = await start()
         stop = asyncio.Event()
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off Unix
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        got: list[str] = []
+        for sig in (signal.SIGTERM, signal.SIGINT):  # one path for both: the stop event
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off Unix
+                asyncio.get_running_loop().add_signal_handler(
+                    sig, lambda name=sig.name: (got.append(name), stop.set())
+                )
         try:
             await stop.wait()
-            log.info("SIGTERM: shutting down")
+            log.info("%s: shutting down", got[0] if got else "signal")
         finally:
             await runner.cleanup()
 
