@@ -235,7 +235,7 @@ class Lookup:
             views = choose(tool, tool_query, tool_key, done, self.top_ids)
             if not views:
                 return None
-            calls = [c for c in self.calls if c.id in {v.id for v in views}]
+            calls = self._calls_of(views)
             keep = self._keep(tool_query, calls)
             for call in calls:
                 assert call.result is not None
@@ -266,7 +266,7 @@ class Lookup:
             if tool not in self.tools:
                 continue
             views = await self._choose(tool, tool_query, tool_key, [c.view() for c in self.calls])
-            calls = [c for c in self.calls if c.id in {v.id for v in views}]
+            calls = self._calls_of(views)
             for call in calls:
                 self.emit(ToolReused(call.id, call.query, tool_query))
                 reused_ids.append(call.id)
@@ -308,6 +308,10 @@ class Lookup:
         if self.top_ids is None or tool != "search" or not ordered or ordered[0].key == key:
             return choose(tool, query, key, views, None)  # decided by keys alone
         return await off_loop(choose, tool, query, key, views, self.top_ids, executor=self.executor)
+
+    def _calls_of(self, views: list[CallView]) -> list[Call]:
+        ids = {v.id for v in views}
+        return [c for c in self.calls if c.id in ids]
 
     def _keep(self, query: str, calls: list[Call]) -> tuple[str, ...] | None:
         """When several search calls cover the final query: its top-k ids, to keep only those."""
