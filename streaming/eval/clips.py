@@ -43,6 +43,7 @@ class Voice:
     engine: str = "piper"  # "piper" | "espeak"
     length_scale: float = 1.0
     noise_scale: float | None = None
+    noise_w_scale: float | None = None
     espeak_voice: str = ""
     espeak_speed: int = 165
 
@@ -52,6 +53,8 @@ PIPER_VOICES = {
     "piper-slow": Voice("piper-slow", length_scale=1.2),
     "piper-fast": Voice("piper-fast", length_scale=0.85),
     "piper-noisy": Voice("piper-noisy", noise_scale=0.9),
+    # no sampling noise: the same text is the same audio on every build (tests, A/B runs)
+    "piper-exact": Voice("piper-exact", noise_scale=0.0, noise_w_scale=0.0),
 }
 DEFAULT_VOICES = (
     "piper", "piper-slow", "piper-fast", "piper-noisy", "espeak:en-us", "espeak:en-gb",
@@ -96,7 +99,8 @@ def synthesize(voice: Voice, text: str, tts: Any) -> np.ndarray:
             cmd = ["espeak-ng", "-v", voice.espeak_voice, "-s", str(voice.espeak_speed), "-w", wav]
             subprocess.run([*cmd, text.lstrip("-")], check=True, capture_output=True, timeout=60)
             return decode_file(wav, RATE)
-    raw = tts.synthesize(text, length_scale=voice.length_scale, noise_scale=voice.noise_scale)
+    raw = tts.synthesize(text, length_scale=voice.length_scale, noise_scale=voice.noise_scale,
+                         noise_w_scale=voice.noise_w_scale)  # fmt: skip
     return resample(raw, tts.rate, RATE)
 
 
