@@ -4,7 +4,7 @@ under a per-turn call budget; the final confirms one (timeline tests, latency-ga
 import asyncio
 
 from streaming.events import ToolCall, ToolCancelled, ToolReused
-from streaming.rag.fanout import Completer, fanout_texts, is_unstable
+from streaming.rag.fanout import Completer, fanout_plans, fanout_texts, is_unstable
 from streaming.rag.lookup import Lookup
 from streaming.rag.predictor import make_query
 from tools.search import Hit, SearchResult
@@ -70,6 +70,20 @@ def test_completer_proposes_the_names_a_word_being_said_begins():
         ("capital of Australia", "Australia")
     ]
     assert is_unstable("capital of Austria", "of Austria") and not is_unstable("of Austria", "")
+    assert fanout_texts(None, "What is the capital of Austr") == []  # fan-out off
+
+
+def test_fanout_plans_put_every_known_graph_lookup_before_the_searches():
+    candidates = [("capital of Austria", "Austria"), ("capital of Australia", "Australia")]
+    parses = {"capital of Australia": ["Australia", "capital"]}  # only one parse is known yet
+    plans = fanout_plans(candidates, parses.get)
+    assert [(tool, name) for tool, _, _, name in plans] == [
+        ("kg", "Australia"),
+        ("search", "Austria"),
+        ("search", "Australia"),
+    ]
+    assert plans[0][2] == "Australia|capital" and plans[1][1] == make_query("capital of Austria")
+    assert [p[0] for p in fanout_plans(candidates, None)] == ["search", "search"]
 
 
 async def test_fanout_fires_the_candidates_and_the_final_confirms_one():

@@ -134,7 +134,10 @@ def lower_thread_priority(nice: int) -> None:
 
 def run_in_thread(fn: Callable[[], T], nice: int = 0) -> T:
     """``fn()`` on a short-lived thread at ``nice``: a model built there starts its own
-    compute threads at that priority (CTranslate2's replica threads are made at load)."""
+    compute threads at that priority (CTranslate2's replica threads are made at load).
+    At ``nice`` 0 it is simply ``fn()``: the caller's priority is the one wanted."""
+    if nice == 0:
+        return fn()
     box: dict[str, Any] = {}
 
     def body() -> None:

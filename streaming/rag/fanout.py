@@ -14,11 +14,12 @@ Pure and memoized: no model, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
+from streaming.rag.predictor import tool_plans
 from tools.text import FILLERS, STOPWORDS
 
 _PUNCT = ",.?!;:-'\"()"
@@ -82,9 +83,12 @@ class Completer:
 
 
 def fanout_texts(
-    completer: Completer, text: str, unstable: bool = False, limit: int = 2
+    completer: Completer | None, text: str, unstable: bool = False, limit: int = 2
 ) -> list[tuple[str, str]]:
-    """(rewritten text, completed name) for each candidate name of the partial's last words."""
+    """(rewritten text, completed name) for each candidate name of the partial's last words
+    (none without a completer)."""
+    if completer is None:
+        return []
     toks = text.split()
     words = tuple(t.lower().strip(_PUNCT) for t in toks[-2:])
     if not words or not words[-1]:
@@ -93,6 +97,19 @@ def fanout_texts(
     for n, name in completer.complete(words, unstable)[:limit]:
         out.append((" ".join([*toks[:-n], name]), name))
     return out
+
+
+def fanout_plans(
+    candidates: list[tuple[str, str]], known_parse: Callable[[str], list[str] | None] | None
+) -> list[tuple[str, str, str, str]]:
+    """(tool, query, key, name) for each candidate text: every graph lookup whose parse is known
+    (fast, exact) before any search."""
+    plans = [
+        (*plan, name)
+        for text, name in candidates
+        for plan in tool_plans(text, known_parse(text) if known_parse else None)
+    ]
+    return sorted(plans, key=lambda p: p[0] != "kg")  # stable: candidates keep their order
 
 
 def is_unstable(text: str, tail: str) -> bool:

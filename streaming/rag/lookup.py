@@ -43,7 +43,7 @@ from streaming.rag.calls import (
     hotwords,
     merge,
 )
-from streaming.rag.fanout import Completer, fanout_texts, is_unstable
+from streaming.rag.fanout import Completer, fanout_plans, fanout_texts, is_unstable
 from streaming.rag.parses import ParseMemo
 from streaming.rag.predictor import (
     Fire,
@@ -52,6 +52,7 @@ from streaming.rag.predictor import (
     apply_corrections,
     make_query,
     query_key,
+    tool_plans,
 )
 from streaming.rag.reflector import CallView, TopIds, choose, restrict
 from tools.offload import off_loop
@@ -137,13 +138,9 @@ class Lookup:
         if self._parses is None or self.predictor.strategy == "final" or not make_query(text):
             return []  # the predictor returns before parsing
         corrected = apply_corrections(text)
-        texts = [corrected] + [t for t, _ in self._fanout_texts(corrected, unstable)]
+        candidates = fanout_texts(self.completer, corrected, unstable, self.fanout)
+        texts = [corrected] + [t for t, _ in candidates]
         return [t for t in texts if t not in self._parses]
-
-    def _fanout_texts(self, corrected: str, unstable: bool) -> list[tuple[str, str]]:
-        if self.completer is None:
-            return []
-        return fanout_texts(self.completer, corrected, unstable, self.fanout)
 
     def _apply(self, text: str, audio_ms: int, unstable: bool = False) -> None:
         actions = self.predictor.on_partial(text, audio_ms)
@@ -155,13 +152,8 @@ class Lookup:
     def _fan_out(self, corrected: str, audio_ms: int, unstable: bool) -> None:
         """Fire the completions of the partial's last word, in parallel, without evicting a
         call (only into free parallel slots) and leaving budget for one more call per tool."""
-        plans = []  # every candidate's graph lookup (fast, exact) before its searches
-        for text, name in self._fanout_texts(corrected, unstable):
-            kg = self._known_parse(text) if self._known_parse else None
-            if kg is not None:
-                plans.append((0, "kg", text, "|".join(kg), name))
-            plans.append((1, "search", make_query(text), query_key(make_query(text)), name))
-        for _, tool, query, key, name in sorted(plans, key=lambda p: p[0]):
+        candidates = fanout_texts(self.completer, corrected, unstable, self.fanout)
+        for tool, query, key, name in fanout_plans(candidates, self._known_parse):
             if tool in self.tools and query and self._cached(tool, key) is None:
                 running = [c for c in self._running() if c.speculative]
                 if self.call_budget and self._spent + len(self.tools) >= self.call_budget:
@@ -223,12 +215,9 @@ class Lookup:
         query = make_query(text)
         if not query:
             return None
-        plans = [("search", query, query_key(query))]
         kg = self._known_parse(text) if self._known_parse else None  # memoized by partials
-        if kg is not None:
-            plans.insert(0, ("kg", text, "|".join(kg)))
         hits: list[Hit] = []
-        for tool, tool_query, tool_key in plans:
+        for tool, tool_query, tool_key in tool_plans(text, kg, query):
             if tool not in self.tools:
                 continue
             done = [c.view() for c in self.calls if c.state == "done"]
@@ -255,14 +244,10 @@ class Lookup:
         await self._flush()  # the calls of every partial so far are in place, as before
         final_text = apply_corrections(final_text)
         query = make_query(final_text) or final_text
-        key = query_key(query)
         chosen: list[Call] = []
-        plans = [("search", query, key)]
         kg = await self._parses.off_loop(final_text) if self._parses else None
-        if kg is not None:
-            plans.insert(0, ("kg", final_text, "|".join(kg)))
         reused_ids, keep = [], None
-        for tool, tool_query, tool_key in plans:
+        for tool, tool_query, tool_key in tool_plans(final_text, kg, query):
             if tool not in self.tools:
                 continue
             views = await self._choose(tool, tool_query, tool_key, [c.view() for c in self.calls])

@@ -282,6 +282,16 @@ def query_key(query: str) -> str:
     return " ".join(sorted({stem(t) for t in query.split()}))
 
 
+def tool_plans(
+    text: str, kg: list[str] | None, query: str | None = None
+) -> list[tuple[str, str, str]]:
+    """(tool, query, key) for ``text``: the graph lookup when its parse ``kg`` is known (fast,
+    exact), then the search (``query``, by default ``make_query(text)``)."""
+    query = make_query(text) if query is None else query
+    plans = [("kg", text, "|".join(kg))] if kg is not None else []
+    return [*plans, ("search", query, query_key(query))]
+
+
 @dataclass(frozen=True)
 class Fire:
     tool: str

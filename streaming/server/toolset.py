@@ -131,11 +131,6 @@ class ToolSet:
         """The engine index's top-k document ids for ``query`` (memoized)."""
         return self._top_ids(query)
 
-    def same_results(self, a: str, b: str) -> bool:
-        """Cheap local sufficiency check: both queries give the same top-k documents."""
-        ids = self._top_ids(a)
-        return bool(ids) and ids == self._top_ids(b)
-
     def kg_parse(self, text: str) -> tuple[str, str] | None:
         return self.engine.kg.kg_key(text) if self.engine.kg is not None else None
 
