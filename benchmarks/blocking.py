@@ -206,8 +206,7 @@ def per_call(engine: SimpleNamespace, questions: list[Question], evidence_ids: l
 
     pairs = [(make_query(p), make_query(q.query)) for q, p in partials]
 
-    def local_check(a: str, b: str) -> bool:  # the reflector's: the same top-k documents
-        return ts.top_ids(a) == ts.top_ids(b)
+    local_check = lambda a, b: ts.top_ids(a) == ts.top_ids(b)  # noqa: E731 (the reflector's)
 
     def cold_check(a: str, b: str) -> float:
         ts._top_ids.cache_clear()

@@ -193,7 +193,8 @@ def add_eval_commands(subparsers: Any) -> None:
     b.add_argument("--out", required=True, help="output folder")
     b.add_argument("--limit", type=int, default=None, help="first N questions only")
     b.add_argument("--voices", default=",".join(DEFAULT_VOICES),
-                   help="comma-separated, round-robin (default: %(default)s)")  # fmt: skip
+                   help="comma-separated, round-robin (default: %(default)s); piper-exact "
+                        "has no sampling noise, the same audio on every build")  # fmt: skip
     b.add_argument("--max-wer", type=float, default=0.0, help="keep clips with WER <= this")
     b.add_argument("--attempts", type=int, default=1,
                    help="voices to try per question before rejecting it (default: %(default)s)")  # fmt: skip

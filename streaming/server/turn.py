@@ -43,10 +43,12 @@ _ACKS: weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]] = weakref.WeakKeyDi
 
 
 async def acknowledgement_audio(tts: Any, text: str) -> np.ndarray:
-    """``text`` spoken by ``tts``, synthesized once per voice and kept."""
+    """``text`` spoken by ``tts``, synthesized once per voice and kept, without sampling noise
+    (a prompt that sounds the same every time, like a recorded one)."""
     cache = _ACKS.setdefault(tts, {})
     if text not in cache:
-        cache[text] = await tts.worker.run(Priority.ANSWER, tts.synthesize, text)
+        exact = partial(tts.synthesize, noise_scale=0.0, noise_w_scale=0.0)
+        cache[text] = await tts.worker.run(Priority.ANSWER, exact, text)
     return cache[text]
 
 
