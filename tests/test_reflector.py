@@ -8,8 +8,8 @@ from streaming.rag.reflector import CallView, choose, covering, reflect, restric
 from tools.search import Hit
 
 
-def view(id, tool, query, t, ok=True):
-    return CallView(id, tool, query, query_key(query), t, ok)
+def view(id, tool, query, t, ok=True, done=False):
+    return CallView(id, tool, query, query_key(query), t, ok, done)
 
 
 def test_reflector_keeps_the_earliest_sufficient_call():
@@ -22,6 +22,20 @@ def test_reflector_keeps_the_earliest_sufficient_call():
     chosen = reflect("search", "capital australia", query_key("capital australia"), calls)
     assert chosen.id == "c2"
     assert reflect("search", "capital austria", query_key("capital austria"), calls) is None
+
+
+def test_reflector_prefers_a_sufficient_result_in_hand_to_an_earlier_one_still_out():
+    calls = [
+        view("c1", "search", "capital australia", 1400),  # out: a slow draw
+        view("c2", "search", "australia capital", 2100, done=True),
+        view("c3", "search", "capital australia", 2800, done=True),
+    ]
+    final = "capital australia"
+    assert reflect("search", final, query_key(final), calls).id == "c2"
+    assert reflect("search", final, query_key(final), calls[:1]).id == "c1"  # none in hand
+    top = lambda q: ("australia",) if "australia" in q else ()  # noqa: E731
+    same_top = [calls[0], view("c4", "search", "australia city", 1800, done=True)]
+    assert reflect("search", final, query_key(final), same_top, top).id == "c4"
 
 
 def test_reflector_accepts_same_top_k_from_a_local_check():

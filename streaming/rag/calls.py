@@ -60,7 +60,8 @@ class Call:
         ok = self.state == "running" or (
             self.state == "done" and bool(self.result and self.result.hits)
         )
-        return CallView(self.id, self.tool, self.query, self.key, self.audio_ms, ok)
+        done = self.state == "done"
+        return CallView(self.id, self.tool, self.query, self.key, self.audio_ms, ok, done)
 
 
 @dataclass

@@ -189,10 +189,8 @@ class Lookup:
     def _execute(self, action: Fire) -> None:
         if action.tool not in self.tools:
             return
-        if action.supersedes is not None:
-            for call in self._running(action.tool):
-                if call.key == action.supersedes and call.speculative:
-                    self._cancel(call, "superseded")
+        # A superseded call keeps running: the final may still confirm it, and it lands before
+        # the call replacing it (a request sent is paid for; only the parallel bound cancels).
         if self._cached(action.tool, action.key) is not None:
             return
         if self.call_budget and self._spent >= self.call_budget:
@@ -290,7 +288,8 @@ class Lookup:
     ) -> list[CallView]:
         """The reflector's choice, in the executor when it runs the local check (BM25)."""
         ordered = sorted((v for v in views if v.tool == tool and v.ok), key=lambda v: v.audio_ms)
-        if self.top_ids is None or tool != "search" or not ordered or ordered[0].key == key:
+        exact = ordered and ordered[0].key == key and ordered[0].done
+        if self.top_ids is None or tool != "search" or not ordered or exact:
             return choose(tool, query, key, views, None)  # decided by keys alone
         return await off_loop(choose, tool, query, key, views, self.top_ids, executor=self.executor)
 

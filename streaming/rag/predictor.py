@@ -298,7 +298,6 @@ class Fire:
     query: str
     key: str
     audio_ms: int
-    supersedes: str | None = None  # key of the in-flight call this one replaces (triggered)
 
 
 @dataclass
@@ -307,7 +306,8 @@ class Predictor:
 
     ``fixed-interval`` queries at every partial whose query changed (the runner runs them in
     parallel up to a bound and caches them); ``triggered`` fires only on a meaningful change (at
-    least ``min_words`` content words, and a new word set) and supersedes the previous call.
+    least ``min_words`` content words, and a new word set). Neither cancels an earlier call: the
+    final may still confirm it, and it lands first.
     """
 
     strategy: str = "final"
@@ -329,15 +329,13 @@ class Predictor:
         words = len(query.split())
         enough = words >= (self.min_words if self.strategy == "triggered" else 1)
         if enough and key != self._last.get("search"):
-            prev = self._last.get("search") if self.strategy == "triggered" else None
-            actions.append(Fire("search", query, key, audio_ms, prev))
+            actions.append(Fire("search", query, key, audio_ms))
             self._last["search"] = key
         text = apply_corrections(text)
         kg = self.kg_parse(text) if self.kg_parse else None
         if kg is not None:
             kg_key = "|".join(kg)
             if kg_key != self._last.get("kg"):
-                prev = self._last.get("kg") if self.strategy == "triggered" else None
-                actions.append(Fire("kg", text, kg_key, audio_ms, prev))
+                actions.append(Fire("kg", text, kg_key, audio_ms))
                 self._last["kg"] = kg_key
         return actions

@@ -2,7 +2,8 @@
 
 - ``reflect``: the earliest single call that suffices: an equal key (the same normalized query,
   or for the knowledge graph the same entity and attribute), or, for search over our own corpus,
-  the same top-k documents from the local index (``top_ids``).
+  the same top-k documents from the local index (``top_ids``). A sufficient call whose result is
+  already in hand goes before an earlier one still out: the user would wait for that one.
 - ``covering``: otherwise, the earliest calls whose documents *together* hold the final query's
   top-k: "much federal" and "federal cut interest rates" fired while the user spoke may already
   have fetched every document "federal reserve cut interest rates september 2024" ranks first.
@@ -29,6 +30,7 @@ class CallView:
     key: str
     audio_ms: int
     ok: bool  # finished with results, or still running (not cancelled, not failed)
+    done: bool = False  # its result is in hand
 
 
 def _usable(tool: str, calls: list[CallView]) -> list[CallView]:
@@ -42,14 +44,18 @@ def reflect(
     calls: list[CallView],
     top_ids: TopIds | None = None,
 ) -> CallView | None:
-    """The earliest call of ``tool`` sufficient for the final query, or None."""
+    """The earliest call of ``tool`` sufficient for the final query whose result is in hand,
+    else the earliest still running, or None."""
     wanted = top_ids(final_query) if top_ids is not None and tool == "search" else ()
+    running = None
     for call in _usable(tool, calls):
-        if call.key == final_key:
-            return call
-        if wanted and top_ids is not None and top_ids(call.query) == wanted:
-            return call
-    return None
+        if call.key == final_key or (
+            wanted and top_ids is not None and top_ids(call.query) == wanted
+        ):
+            if call.done:
+                return call
+            running = running or call
+    return running
 
 
 def covering(final_query: str, calls: list[CallView], top_ids: TopIds) -> list[CallView] | None:
