@@ -54,7 +54,7 @@ from streaming.rag.predictor import (
     query_key,
     tool_plans,
 )
-from streaming.rag.reflector import CallView, TopIds, choose, restrict
+from streaming.rag.reflector import CallView, TopIds, choose, restrict, usable
 from tools.offload import off_loop
 from tools.search import Hit, SearchResult
 
@@ -287,7 +287,7 @@ class Lookup:
         self, tool: str, query: str, key: str, views: list[CallView]
     ) -> list[CallView]:
         """The reflector's choice, in the executor when it runs the local check (BM25)."""
-        ordered = sorted((v for v in views if v.tool == tool and v.ok), key=lambda v: v.audio_ms)
+        ordered = usable(tool, views)
         exact = ordered and ordered[0].key == key and ordered[0].done
         if self.top_ids is None or tool != "search" or not ordered or exact:
             return choose(tool, query, key, views, None)  # decided by keys alone

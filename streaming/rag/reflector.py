@@ -33,7 +33,8 @@ class CallView:
     done: bool = False  # its result is in hand
 
 
-def _usable(tool: str, calls: list[CallView]) -> list[CallView]:
+def usable(tool: str, calls: list[CallView]) -> list[CallView]:
+    """The calls of ``tool`` that may still count (done with results, or running), earliest first."""
     return sorted((c for c in calls if c.tool == tool and c.ok), key=lambda c: c.audio_ms)
 
 
@@ -48,7 +49,7 @@ def reflect(
     else the earliest still running, or None."""
     wanted = top_ids(final_query) if top_ids is not None and tool == "search" else ()
     running = None
-    for call in _usable(tool, calls):
+    for call in usable(tool, calls):
         if call.key == final_key or (
             wanted and top_ids is not None and top_ids(call.query) == wanted
         ):
@@ -66,7 +67,7 @@ def covering(final_query: str, calls: list[CallView], top_ids: TopIds) -> list[C
         return None
     have: set[str] = set()
     picked: list[CallView] = []
-    for call in _usable("search", calls):
+    for call in usable("search", calls):
         new = (set(top_ids(call.query)) & wanted) - have
         if new:
             picked.append(call)

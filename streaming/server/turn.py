@@ -47,8 +47,7 @@ async def acknowledgement_audio(tts: Any, text: str) -> np.ndarray:
     (a prompt that sounds the same every time, like a recorded one)."""
     cache = _ACKS.setdefault(tts, {})
     if text not in cache:
-        exact = partial(tts.synthesize, noise_scale=0.0, noise_w_scale=0.0)
-        cache[text] = await tts.worker.run(Priority.ANSWER, exact, text)
+        cache[text] = await tts.worker.run(Priority.ANSWER, tts.synthesize_exact, text)
     return cache[text]
 
 
