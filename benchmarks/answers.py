@@ -58,7 +58,6 @@ async def evidence(questions, tools: ToolSet) -> list[list]:
             session.tools,
             lambda _event: None,
             "final",
-            kg_parse=session.kg_parse,
             top_ids=session.top_ids,
         )
         out.append((await lookup.resolve(q.query, 0)).hits)

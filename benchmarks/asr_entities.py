@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streaming.eval.clips import parse_voice, synthesize  # noqa: E402
-from streaming.rag.predictor import make_query  # noqa: E402
 from tools.corpus import load_documents, load_questions  # noqa: E402
 from tools.kg import KnowledgeGraph  # noqa: E402
 from tools.kg_names import norm_tokens  # noqa: E402
+from tools.language.corrections import make_query  # noqa: E402
+from tools.language.text import STOPWORDS  # noqa: E402
 from tools.search import Bm25Index  # noqa: E402
-from tools.text import STOPWORDS  # noqa: E402
 from voice.asr import RATE, hotword_text  # noqa: E402
 from voice.wer import spoken_wer  # noqa: E402
 

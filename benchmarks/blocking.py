@@ -40,13 +40,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streaming.rag.lookup import Lookup  # noqa: E402
-from streaming.rag.predictor import Predictor, apply_corrections, make_query  # noqa: E402
+from streaming.rag.predictor import Predictor  # noqa: E402
 from streaming.server.config import Config  # noqa: E402
 from streaming.server.toolset import ToolSet  # noqa: E402
 from tools.corpus import Document, Question, load_documents, load_questions  # noqa: E402
 from tools.evidence import evidence_documents  # noqa: E402
 from tools.kg import KnowledgeGraph  # noqa: E402
 from tools.kg_tool import KgTool  # noqa: E402
+from tools.language.corrections import apply_corrections, make_query  # noqa: E402
+from tools.language.understood import understand  # noqa: E402
 from tools.search import Bm25Index, LocalSearchTool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,13 +69,12 @@ class InlineExecutor(Executor):
 
 
 class InlineLookup(Lookup):
-    """``Lookup`` as it was: the KG parse inside ``on_partial``, on the event loop."""
+    """``Lookup`` as it was: every plan (the KG parse) made inside ``on_partial``, on the loop."""
 
-    def on_partial(self, text: str, audio_ms: int) -> None:
-        corrected = self._parse_text(text)
-        if corrected is not None and self.kg_parse is not None:
-            self._remember(corrected, self.kg_parse(corrected))
-        super().on_partial(text, audio_ms)
+    def on_partial(self, text: str, audio_ms: int, tail: str = "") -> None:
+        question = understand(text)
+        self.planner.plans(question)  # memoized, so the lookup finds it known
+        super().on_partial(question, audio_ms, tail)
 
 
 class GcPauses:
@@ -253,8 +254,8 @@ async def session(
     ts: ToolSet, q: Question, gap_s: float, before: bool, on_partial_ms, resolve_ms
 ) -> None:
     cls, executor = (InlineLookup, InlineExecutor()) if before else (Lookup, None)
-    lookup = cls(ts.tools(), lambda e: None, "triggered", 3.0, kg_parse=ts.kg_parse,
-                 top_ids=ts.top_ids, executor=executor)  # fmt: skip
+    lookup = cls(ts.tools(), lambda e: None, "triggered", 3.0, top_ids=ts.top_ids,
+                 executor=executor)  # fmt: skip
     lookup.reset()
     words = q.query.split()
     for i in range(1, len(words) + 1):

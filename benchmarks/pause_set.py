@@ -29,8 +29,8 @@ from streaming.client.connection import VoiceClient, last_voiced_sample  # noqa:
 from streaming.server.app import bound_port, start_server  # noqa: E402
 from streaming.server.config import Config  # noqa: E402
 from streaming.server.engine import Engine  # noqa: E402
-from tools.completeness import ARTICLES, AUXILIARIES, PREPOSITIONS, words  # noqa: E402
 from tools.corpus import load_questions  # noqa: E402
+from tools.language.completeness import ARTICLES, AUXILIARIES, PREPOSITIONS, words  # noqa: E402
 from voice.audio import resample  # noqa: E402
 
 RATE = 16_000

@@ -20,6 +20,8 @@ from tools.corpus import load_documents, load_questions
 from tools.kg import KnowledgeGraph
 from tools.kg_tool import KgTool
 from tools.latency import LatencyProfile
+from tools.plugins.knowledge_graph import KnowledgeGraphTool
+from tools.plugins.search import SearchTool
 from tools.search import Bm25Index, LocalSearchTool
 
 docs = load_documents()
@@ -39,8 +41,9 @@ def text(q, hits):
 
 
 async def one(i, q, early):
-    tools = {"search": LocalSearchTool(index, 3, S, seed=i), "kg": KgTool(kg, by_id, K, seed=i)}
-    lk = Lookup(tools, lambda e: None, "final", kg_parse=kg.kg_key, deadline_s=4.0)
+    search = SearchTool(LocalSearchTool(index, 3, S, seed=i))
+    graph = KnowledgeGraphTool(KgTool(kg, by_id, K, seed=i), kg.kg_key)
+    lk = Lookup({"search": search, "kg": graph}, lambda e: None, "final", deadline_s=4.0)
     o = await lk.resolve(q, 0, partial(evidence_suffices, ans, q) if early else None)
     if o.rest:
         o.rest.cancel()

@@ -7,6 +7,7 @@ import asyncio
 
 import numpy as np
 import pytest
+from toolkit import plugins
 
 from streaming.rag.lookup import Lookup
 from tools.corpus import Document
@@ -73,7 +74,7 @@ class Tool:
 async def test_lookup_hotwords_are_this_turns_results():
     tools = {"search": Tool("search", ["Oppenheimer (film)", "Barbie (film)", "Tenet", "Dunkirk"]),
              "kg": Tool("kg", ["Oppenheimer"], {"entity": "Oppenheimer"})}  # fmt: skip
-    lookup = Lookup(tools, [].append, "triggered", kg_parse=lambda t: ("oppenheimer", "director"))
+    lookup = Lookup(plugins(tools, lambda t: ("oppenheimer", "director")), [].append, "triggered")
     lookup.reset()
     assert lookup.hotwords() == []
     lookup.on_partial("who directed the 2023 film oppenheimer", 1500)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streaming.rag.predictor import apply_corrections, make_query
+from tools.language.corrections import apply_corrections, make_query
 
 # --- spoken self-corrections in the phrasings and punctuation whisper writes ---------------------
 CORRECTIONS = [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streaming.client.connection import VoiceClient
-from tools.completeness import completeness
+from tools.language.completeness import completeness
 from voice.endpoint import FixedEndpoint, SemanticEndpoint, SemanticParams, make_endpoint
 from voice.smart_turn import SmartTurn, smart_turn_model_path
 from voice.vad import FRAME_MS, TurnDetector

@@ -3,10 +3,14 @@ under a per-turn call budget; the final confirms one (timeline tests, latency-ga
 
 import asyncio
 
+from toolkit import plugins
+
 from streaming.events import ToolCall, ToolCancelled, ToolReused
 from streaming.rag.fanout import Completer, fanout_plans, fanout_texts, is_unstable
 from streaming.rag.lookup import Lookup
-from streaming.rag.predictor import make_query
+from streaming.rag.planner import Planner
+from tools.language.corrections import make_query
+from tools.language.understood import understand
 from tools.search import Hit, SearchResult
 
 NAMES = [
@@ -75,22 +79,27 @@ def test_completer_proposes_the_names_a_word_being_said_begins():
 
 def test_fanout_plans_put_every_known_graph_lookup_before_the_searches():
     candidates = [("capital of Austria", "Austria"), ("capital of Australia", "Australia")]
-    parses = {"capital of Australia": ["Australia", "capital"]}  # only one parse is known yet
-    plans = fanout_plans(candidates, parses.get)
-    assert [(tool, name) for tool, _, _, name in plans] == [
+    parses = {"capital of Australia": ("Australia", "capital")}  # only one parse is known yet
+    tools = plugins({"search": None, "kg": None}, parses.get)
+    specs = {name: tool.spec for name, tool in tools.items()}
+    question = understand("capital of Austr")
+    plans = fanout_plans(candidates, question, Planner(tools).plans, specs)
+    assert [(plan.tool, name) for plan, name in plans] == [
         ("kg", "Australia"),
         ("search", "Austria"),
         ("search", "Australia"),
     ]
-    assert plans[0][2] == "Australia|capital" and plans[1][1] == make_query("capital of Austria")
-    assert [p[0] for p in fanout_plans(candidates, None)] == ["search", "search"]
+    assert plans[0][0].key == "Australia|capital"
+    assert plans[1][0].query == make_query("capital of Austria")
+    search_only = {"search": tools["search"]}
+    found = fanout_plans(candidates, question, Planner(search_only).plans, specs)
+    assert [plan.tool for plan, _ in found] == ["search", "search"]
 
 
 async def test_fanout_fires_the_candidates_and_the_final_confirms_one():
     search, kg = GatedTool("search"), GatedTool("kg")
     events = []
-    lookup = Lookup({"search": search, "kg": kg}, events.append, "triggered",
-                    kg_parse=kg_parse, completer=Completer(NAMES), fanout=2,
+    lookup = Lookup(plugins({"search": search, "kg": kg}, kg_parse), events.append, "triggered", completer=Completer(NAMES), fanout=2,
                     max_parallel=5)  # fmt: skip
     lookup.reset()
     for t, text in TIMELINE[:3]:
@@ -126,7 +135,7 @@ async def test_fanout_fires_the_candidates_and_the_final_confirms_one():
 async def test_the_call_budget_caps_speculative_calls_and_reports_the_hits():
     search = GatedTool("search")
     events = []
-    lookup = Lookup({"search": search}, events.append, "fixed-interval", call_budget=3,
+    lookup = Lookup(plugins({"search": search}), events.append, "fixed-interval", call_budget=3,
                     completer=Completer(NAMES), max_parallel=8)  # fmt: skip
     lookup.reset()
     words = "alpha beta gamma delta epsilon zeta".split()
@@ -144,7 +153,7 @@ async def test_the_call_budget_caps_speculative_calls_and_reports_the_hits():
 async def test_fanout_leaves_budget_for_the_next_partial_and_never_evicts():
     search = GatedTool("search")
     events = []
-    lookup = Lookup({"search": search}, events.append, "triggered", call_budget=3,
+    lookup = Lookup(plugins({"search": search}), events.append, "triggered", call_budget=3,
                     completer=Completer(NAMES), fanout=2, max_parallel=4)  # fmt: skip
     lookup.reset()
     lookup.on_partial("What is the capital of Austr", 2100)
@@ -153,7 +162,7 @@ async def test_fanout_leaves_budget_for_the_next_partial_and_never_evicts():
     lookup.on_partial("What is the capital of Australia", 2800)
     assert [c.query for c in lookup.calls][-1] == "capital australia"
     assert lookup._budget_hits == 1
-    full = Lookup({"search": search}, [].append, "triggered", completer=Completer(NAMES),
+    full = Lookup(plugins({"search": search}), [].append, "triggered", completer=Completer(NAMES),
                   fanout=2, max_parallel=1)  # fmt: skip
     full.reset()
     full.on_partial("What is the capital of Austr", 2100)

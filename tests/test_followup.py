@@ -3,7 +3,7 @@
 import pytest
 
 from streaming.rag.context import Context, answer_entity, names, question_entity, resolve_followup
-from streaming.rag.predictor import make_query
+from tools.language.corrections import make_query
 
 CEO = Context(
     "who is the ceo of apple", "Apple Inc.", "Tim Cook has been the CEO of Apple since 2011."

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from toolkit import plugins
+
 from streaming.rag.calls import Call, hedged
 from streaming.rag.lookup import Lookup
 from tests.test_answer import INDEX
@@ -61,7 +63,7 @@ async def test_hedging_off_and_fast_answers_send_one_request():
 
 async def test_the_end_of_turn_hedges_its_slow_call_and_reports_it():
     tool = FirstRequestHangs()
-    lookup = Lookup({"search": tool}, lambda e: None, "final", deadline_s=30, hedge_s=0.01)
+    lookup = Lookup(plugins({"search": tool}), lambda e: None, "final", deadline_s=30, hedge_s=0.01)
     outcome = await lookup.resolve("what is the capital of australia", 1000)
     assert tool.requests == 2 and outcome.stats["hedged"] == 1
     assert "Canberra" in " ".join(h.snippet for h in outcome.hits)

@@ -1,6 +1,7 @@
 """The architecture's layers, checked from the imports: a lower layer never imports a higher one.
 
-Layers (README, "Modules"): tools < voice < wire (protocol, events) < rag, answer < server;
+Layers (README, "Modules"): language < tools < voice < wire (protocol, events) < rag, answer
+< server;
 client sits on wire alone; eval may drive clients and start a server; cli wires everything.
 """
 
@@ -15,20 +16,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # layer -> the layers it may import (itself always allowed)
 ALLOWED: dict[str, set[str]] = {
-    "tools": set(),
-    "voice": {"tools"},
-    "wire": {"tools", "voice"},
-    "rag": {"tools", "voice", "wire"},
-    "answer": {"tools", "voice", "wire"},
-    "server": {"tools", "voice", "wire", "rag", "answer"},
-    "client": {"tools", "voice", "wire"},
-    "eval": {"tools", "voice", "wire", "client", "server", "rag", "answer"},
-    "cli": {"tools", "voice", "wire", "rag", "answer", "server", "client", "eval"},
+    "language": set(),
+    "tools": {"language"},
+    "voice": {"language", "tools"},
+    "wire": {"language", "tools", "voice"},
+    "rag": {"language", "tools", "voice", "wire"},
+    "answer": {"language", "tools", "voice", "wire"},
+    "server": {"language", "tools", "voice", "wire", "rag", "answer"},
+    "client": {"language", "tools", "voice", "wire"},
+    "eval": {"language", "tools", "voice", "wire", "client", "server", "rag", "answer"},
+    "cli": {"language", "tools", "voice", "wire", "rag", "answer", "server", "client", "eval"},
 }
 
 
 def layer_of(module: str) -> str | None:
     parts = module.split(".")
+    if parts[:2] == ["tools", "language"]:
+        return "language"
     if parts[0] in {"tools", "voice"}:
         return parts[0]
     if parts[0] != "streaming" or len(parts) < 2:

@@ -6,10 +6,13 @@ import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import pytest
+from toolkit import plugins
 
 from streaming.events import ToolCall, ToolCancelled, ToolReused
 from streaming.rag.lookup import Lookup
-from streaming.rag.predictor import Predictor, apply_corrections, make_query, query_key
+from streaming.rag.planner import Planner
+from streaming.rag.predictor import Predictor
+from tools.language.corrections import apply_corrections, make_query, query_key
 from tools.latency import LatencyProfile
 from tools.search import Hit, SearchResult
 
@@ -28,8 +31,10 @@ def kg_parse(text):
     return ("australia", "capital") if "capital" in q and "australia" in q else None
 
 
-def run(strategy, timeline=TIMELINE, **kw):
-    p = Predictor(strategy, **kw)
+def run(strategy, timeline=TIMELINE, kg_parse=None, **kw):
+    tools = plugins({"search": None, "kg": None}, kg_parse)
+    specs = {name: tool.spec for name, tool in tools.items()}
+    p = Predictor(strategy, Planner(tools).plans, specs, **kw)
     return [a for t, text in timeline for a in p.on_partial(text, t)]
 
 
@@ -93,7 +98,7 @@ def _doc(query):
 
 async def test_lookup_reuses_speculative_call_and_cancels_the_rest():
     tool, events = TimedTool(), []
-    lookup = Lookup({"search": tool}, events.append, "triggered")
+    lookup = Lookup(plugins({"search": tool}), events.append, "triggered")
     lookup.reset()
     for t, text in TIMELINE:
         lookup.on_partial(text, t)
@@ -123,7 +128,7 @@ async def test_a_superseded_call_the_final_confirms_is_reused():
     """Triggered speculation replaced "capital australia" when the user went on ("... or
     Austria"); the final went back to it, so the earlier call, already out, is the answer's."""
     tool, events = TimedTool(), []
-    lookup = Lookup({"search": tool}, events.append, "triggered")
+    lookup = Lookup(plugins({"search": tool}), events.append, "triggered")
     lookup.reset()
     lookup.on_partial("What is the capital of Australia", 1400)
     lookup.on_partial("What is the capital of Australia or Austria", 2100)
@@ -141,7 +146,7 @@ async def test_a_superseded_call_the_final_confirms_is_reused():
 
 async def test_lookup_issues_the_final_query_when_speculation_was_wrong():
     tool, events = TimedTool(), []
-    lookup = Lookup({"search": tool}, events.append, "fixed-interval")
+    lookup = Lookup(plugins({"search": tool}), events.append, "fixed-interval")
     lookup.reset()
     lookup.on_partial("what is the capital of Austria", 1500)
     await asyncio.sleep(0)
@@ -155,7 +160,7 @@ async def test_lookup_issues_the_final_query_when_speculation_was_wrong():
 
 async def test_parallel_bound_cancels_the_oldest_call():
     tool, events = TimedTool(), []
-    lookup = Lookup({"search": tool}, events.append, "fixed-interval", max_parallel=2)
+    lookup = Lookup(plugins({"search": tool}), events.append, "fixed-interval", max_parallel=2)
     lookup.reset()
     for i, word in enumerate(["alpha", "beta", "gamma"]):
         lookup.on_partial(word, 1000 * (i + 1))
@@ -235,7 +240,7 @@ def tool_events(events):
 async def replay_lookup(executor, delays, timeline=TIMELINE, settle=True):
     tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
     events = []
-    lookup = Lookup(tools, events.append, "triggered", kg_parse=slow_kg_parse(delays),
+    lookup = Lookup(plugins(tools, slow_kg_parse(delays)), events.append, "triggered",
                     executor=executor)  # fmt: skip
     lookup.reset()
     t0 = time.perf_counter()
@@ -258,8 +263,8 @@ async def test_lookup_off_loop_fires_the_same_calls_in_the_same_order():
     assert tool_events(events) == tool_events(inline)
     assert [e[2:4] for e in tool_events(events) if e[0] == "call"] == [
         ("search", "capital austr"),
+        ("kg", "What is the capital of Australia?"),  # the declared order: the graph first
         ("search", "capital australia"),
-        ("kg", "What is the capital of Australia?"),
     ]
     assert outcome.reused and inline_outcome.reused
     drop_ids = lambda stats: {k: v for k, v in stats.items() if k != "reuse"}  # noqa: E731
@@ -280,8 +285,7 @@ async def test_reset_drops_partials_still_being_parsed():
     tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
     events = []
     with ThreadPoolExecutor(1) as pool:
-        lookup = Lookup(tools, events.append, "triggered", executor=pool,
-                        kg_parse=slow_kg_parse({"capital of australia": 0.05}))  # fmt: skip
+        lookup = Lookup(plugins(tools, slow_kg_parse({"capital of australia": 0.05})), events.append, "triggered", executor=pool)  # fmt: skip
         lookup.reset()
         lookup.on_partial("capital of australia", 1000)
         lookup.on_partial("capital of australia please", 1200)
@@ -293,7 +297,7 @@ async def test_reset_drops_partials_still_being_parsed():
 async def test_kg_parse_runs_off_the_loop_once_per_text():
     calls = []
     tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
-    lookup = Lookup(tools, [].append, "triggered", kg_parse=slow_kg_parse({}, calls))
+    lookup = Lookup(plugins(tools, slow_kg_parse({}, calls)), [].append, "triggered")
     lookup.reset()
     for t, text in TIMELINE:
         lookup.on_partial(text, t)
@@ -313,7 +317,7 @@ async def test_a_broken_kg_parser_costs_the_kg_call_not_the_session():
 
     tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
     events = []
-    lookup = Lookup(tools, events.append, "triggered", kg_parse=broken)
+    lookup = Lookup(plugins(tools, broken), events.append, "triggered")
     lookup.reset()
     for t, text in TIMELINE:
         lookup.on_partial(text, t)
@@ -330,7 +334,7 @@ async def test_sufficiency_check_runs_off_the_loop_with_the_same_decision():
         return ("australia",) if {"capital", "australia"} <= set(query.split()) else ()
 
     tool, events = InstantTool("search"), []
-    lookup = Lookup({"search": tool}, events.append, "fixed-interval", top_ids=top)
+    lookup = Lookup(plugins({"search": tool}), events.append, "fixed-interval", top_ids=top)
     lookup.reset()
     lookup.on_partial("australia capital city", 2000)
     await asyncio.sleep(0)
@@ -357,7 +361,7 @@ async def test_stale_speculative_call_is_not_reused_after_a_new_correction_phras
 
     tools = {"search": InstantTool("search"), "kg": InstantTool("kg")}
     events = []
-    lookup = Lookup(tools, events.append, "triggered", kg_parse=parse, executor=InlineExecutor())
+    lookup = Lookup(plugins(tools, parse), events.append, "triggered", executor=InlineExecutor())
     lookup.reset()
     timeline = [
         (700, "What is the"),

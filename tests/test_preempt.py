@@ -8,6 +8,7 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
+from toolkit import plugins
 
 from streaming.answer.answerer import Answerer
 from streaming.rag.lookup import Lookup
@@ -42,7 +43,7 @@ def preemptor(engine, lookup, gate=None) -> Preemptor:
 
 async def test_evidence_landing_during_the_pause_is_prepared_and_committed(engine):
     tool = HeldSearch()
-    lookup = Lookup({"search": tool}, lambda e: None, "triggered")
+    lookup = Lookup(plugins({"search": tool}), lambda e: None, "triggered")
     lookup.on_partial(FINAL, 1500)  # the speculative call fires while the user speaks
     p = preemptor(engine, lookup)
     assert p.start(FINAL) is False  # the pause: no evidence in hand yet

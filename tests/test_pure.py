@@ -5,8 +5,8 @@ import json
 import pytest
 
 from streaming.protocol import ProtocolError, Start, Stop, Text, parse_text_message
-from streaming.rag.predictor import make_query, query_key
-from tools.text import content_words, is_dismissal, overlap
+from tools.language.corrections import make_query, query_key
+from tools.language.text import content_words, is_dismissal, overlap
 from voice.local_agreement import LocalAgreement
 from voice.tts import split_for_speech
 from voice.vad import FRAME_MS, TurnDetector

@@ -6,7 +6,7 @@ import pytest
 
 from streaming.answer.fit import fit
 from tools.corpus import load_questions
-from tools.question import analyze
+from tools.language.question import analyze
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,12 @@
 """The reflector (pure): which speculative calls answer the final query, alone or together,
 and a lookup that answers from several calls over the real BM25 index (no models)."""
 
+from toolkit import plugins
+
 from streaming.events import ToolCall
 from streaming.rag.lookup import Lookup
-from streaming.rag.predictor import make_query, query_key
 from streaming.rag.reflector import CallView, choose, covering, reflect, restrict
+from tools.language.corrections import make_query, query_key
 from tools.search import Hit
 
 
@@ -53,9 +55,9 @@ def test_covering_keeps_the_earliest_calls_that_together_fetch_the_final_top_k()
     top = lambda q: tops.get(q, ())  # noqa: E731
     calls = [view("c2", "search", "actor", 1600), view("c1", "search", "oscar", 800)]
     calls += [view("c0", "search", "won", 400, ok=False)]  # failed: it may not count
-    picked = covering("oscar actor", calls, top)
+    picked = covering("search", "oscar actor", calls, top)
     assert [v.id for v in picked] == ["c1", "c2"]
-    assert covering("oscar actor", calls[1:], top) is None  # d3 is missing without "actor"
+    assert covering("search", "oscar actor", calls[1:], top) is None  # d3 is missing without "actor"
     # a single call with the same top-k wins over a covering set
     same = [*calls, view("c3", "search", "actor oscar", 1200)]
     tops["actor oscar"] = tops["oscar actor"]
@@ -87,7 +89,7 @@ async def test_lookup_answers_from_speculative_calls_that_cover_the_final_docume
         top(make_query("who won")) != top(make_query(final)) != top(make_query("who won the oscar"))
     )
     tool, events = LocalSearchTool(index, 3), []
-    lookup = Lookup({"search": tool}, events.append, "fixed-interval", top_ids=top)
+    lookup = Lookup(plugins({"search": tool}), events.append, "fixed-interval", top_ids=top)
     lookup.reset()
     for ms, text in ((800, "who won"), (1600, "who won the oscar")):
         lookup.on_partial(text, ms)

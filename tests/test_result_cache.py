@@ -3,6 +3,8 @@ a question asked again in another session (two Lookups; two websocket sessions).
 
 import asyncio
 
+from toolkit import plugins
+
 from streaming.client.connection import VoiceClient
 from streaming.events import ToolCall, ToolResultEvent
 from streaming.rag.lookup import Lookup
@@ -62,8 +64,8 @@ class CountingTool:
 async def test_a_question_asked_again_in_another_session_has_no_tool_wait():
     shared, tool = ResultCache().scoped(None, None), CountingTool()
     first_events, second_events = [], []
-    first = Lookup({"search": tool}, first_events.append, "triggered", results=shared)
-    second = Lookup({"search": tool}, second_events.append, "triggered", results=shared)
+    first = Lookup(plugins({"search": tool}), first_events.append, "triggered", results=shared)
+    second = Lookup(plugins({"search": tool}), second_events.append, "triggered", results=shared)
     first.reset()
     resolving = asyncio.create_task(first.resolve("What is the capital of Australia?", 3000))
     tool.gate.set()
@@ -86,7 +88,7 @@ async def test_failed_results_are_not_shared():
         return SearchResult(query, [], 1.0, "deadline exceeded")
 
     broken.name = "search"
-    lookup = Lookup({"search": broken}, [].append, "final", results=shared)
+    lookup = Lookup(plugins({"search": broken}), [].append, "final", results=shared)
     await lookup.resolve("capital of australia", 1000)
     assert shared.get("search", "australia capit") is None
     assert len(shared.cache) == 0

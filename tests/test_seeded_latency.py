@@ -55,7 +55,8 @@ async def test_a_sessions_latencies_do_not_depend_on_other_sessions(engine):
         kg_c = (await toolset.for_session(None, None, "other")).tools["kg"]
         assert kg_a is not kg_b
         profile = LatencyProfile.parse(config.kg_latency)
-        draws = [[profile.sample(t._rng) for _ in range(3)] for t in (kg_a, kg_b, kg_c)]
+        rngs = [t.backend._rng for t in (kg_a, kg_b, kg_c)]
+        draws = [[profile.sample(rng) for _ in range(3)] for rng in rngs]
         assert draws[0] == draws[1] != draws[2]
     finally:
         await toolset.close()
@@ -68,9 +69,9 @@ async def test_evidence_sessions_draw_from_their_own_seed(engine, tmp_path, docs
         evidence_dir=str(tmp_path), search_latency="lognormal:median=0.01,p90=0.04"
     )
     toolset = ToolSet(dataclasses.replace(engine, config=config))
-    first = (await toolset.for_session("q1", None, "q1")).tools["search"]
+    first = (await toolset.for_session("q1", None, "q1")).tools["search"].backend
     (await toolset.for_session("q1", None, "x")).tools["search"]  # another session between
-    again = (await toolset.for_session("q1", None, "q1")).tools["search"]
+    again = (await toolset.for_session("q1", None, "q1")).tools["search"].backend
     profile = LatencyProfile.parse(config.search_latency)
     assert [profile.sample(first._rng) for _ in range(3)] == [
         profile.sample(again._rng) for _ in range(3)

@@ -8,6 +8,7 @@ import asyncio
 from functools import partial
 
 import pytest
+from toolkit import plugins
 
 from streaming.answer.answerer import Answerer
 from streaming.answer.sufficiency import evidence_suffices
@@ -59,7 +60,7 @@ def answer_text(answerer, question, hits):
 async def test_the_answer_starts_with_the_kg_fact_while_the_search_is_out(kg, docs, index):
     question = "What is the capital of Australia?"
     answerer, t = Answerer(None), tools(kg, docs, index)
-    lookup = Lookup(t, [].append, "final", kg_parse=kg.kg_key)
+    lookup = Lookup(plugins(t, kg.kg_key), [].append, "final")
     lookup.reset()
     test = partial(evidence_suffices, answerer, question)
     resolving = asyncio.create_task(lookup.resolve(question, 3000, test))
@@ -79,7 +80,7 @@ async def test_the_answer_starts_with_the_kg_fact_while_the_search_is_out(kg, do
 async def test_search_in_hand_waits_for_the_graph_that_may_compose_the_answer(kg, docs, index):
     question = "What is the capital of Australia?"
     answerer, t = Answerer(None), tools(kg, docs, index)
-    lookup = Lookup(t, [].append, "final", kg_parse=kg.kg_key)
+    lookup = Lookup(plugins(t, kg.kg_key), [].append, "final")
     lookup.reset()
     resolving = asyncio.create_task(
         lookup.resolve(question, 3000, partial(evidence_suffices, answerer, question))
@@ -98,7 +99,7 @@ async def test_evidence_that_does_not_answer_waits_for_the_rest(kg, docs, index)
     question = "who played the joker in the dark knight"
     answerer, t = Answerer(None), tools(kg, docs, index)
     assert kg.kg_key(question) is not None
-    lookup = Lookup(t, [].append, "final", kg_parse=kg.kg_key)
+    lookup = Lookup(plugins(t, kg.kg_key), [].append, "final")
     lookup.reset()
     resolving = asyncio.create_task(
         lookup.resolve(question, 3000, partial(evidence_suffices, answerer, question))
@@ -115,12 +116,13 @@ async def test_evidence_that_does_not_answer_waits_for_the_rest(kg, docs, index)
 
 def test_the_rule_is_the_answerers(kg, docs, index):
     """Pure: "I don't know" never suffices; a composed KG answer always; other answers wait
-    for the graph but never for the search."""
+    for a composing tool still out (the graph) but not for others (the lookup passes only the
+    composing ones)."""
     answerer = Answerer(None)
     from tools.search import Hit
 
     facts = [Hit(d, 1.0, d.text) for d in docs if d.title == "Australia"][:1]
     q = "What is the capital of Australia?"
-    assert evidence_suffices(answerer, q, facts, frozenset({"search"}))
+    assert evidence_suffices(answerer, q, facts, frozenset())
     assert not evidence_suffices(answerer, q, facts, frozenset({"kg"}))
     assert not evidence_suffices(answerer, "Who won the 1923 chess cup?", facts, frozenset())

@@ -117,10 +117,10 @@ async def test_evidence_index_is_built_off_the_loop_and_reused(tmp_path, index):
     toolset, builds = _evidence_toolset(tmp_path, index)
     first, second = await asyncio.gather(toolset.for_session("q1"), toolset.for_session("q1"))
     third = await toolset.for_session("q1")
-    search = [s.tools["search"] for s in (first, second, third)]
+    search = [s.tools["search"].backend for s in (first, second, third)]
     assert search[0].index is search[1].index is search[2].index  # one build, shared
     assert len(builds) == 1 and builds[0][1] != threading.current_thread().name
-    assert set(first.tools) == {"search"} and first.kg_parse is None
+    assert "kg" not in first.tools and "search" in first.tools  # its own pages only
     result = await search[2]("capital of australia")
     assert result.error is None and result.hits and result.hits[0].doc.title == "Australia"
     assert first.top_ids("capital australia") == first.top_ids("australia capital") != ()
@@ -143,7 +143,7 @@ async def test_evidence_lru_is_bounded_and_failures_are_not_cached(tmp_path, ind
     with pytest.raises(ValueError, match="no evidence"):
         await toolset.for_session("later")
     _write_evidence(tmp_path, "later", docs[:5])
-    later = (await toolset.for_session("later")).tools["search"].index.docs
+    later = (await toolset.for_session("later")).tools["search"].backend.index.docs
     assert [d.id for d in later] == [d.id for d in docs[:5]]
 
 

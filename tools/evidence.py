@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 from typing import Any
 
 from .corpus import Document, Question
+from .language.text import split_sentences
 from .search import Bm25Index
-from .text import split_sentences
 
 log = logging.getLogger(__name__)
 

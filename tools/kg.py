@@ -32,7 +32,7 @@ from .kg_names import (
     norm,
     norm_tokens,
 )
-from .text import FILLERS, STOPWORDS, content_words, split_sentences, stem, tokens
+from .language.text import FILLERS, STOPWORDS, content_words, split_sentences, stem, tokens
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from .kg import Fact, KnowledgeGraph
 from .kg_names import _YEAR, _find, _seq, norm_tokens
-from .text import NUMBER_WORDS, STOPWORDS, tokens
+from .language.text import NUMBER_WORDS, STOPWORDS, tokens
 
 _MONTHS = "january february march april may june july august september october november december"
 _MONTH = {m: i for i, m in enumerate(_MONTHS.split(), 1)}

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import jellyfish
 from rapidfuzz import fuzz, process
 
-from .text import FILLERS, STOPWORDS, stem, tokens
+from .language.text import FILLERS, STOPWORDS, stem, tokens
 
 _KEEP = frozenset("who what when where which how most by up".split())  # cue-bearing stopwords
 _CORP = frozenset("inc corporation corp company co group ltd plc llc fc f c cf ag sa holdings "

@@ -49,7 +49,7 @@ from .kg_base import (
     parse_query_time,
 )
 from .kg_names import _YEAR, norm, norm_tokens
-from .text import STOPWORDS, tokens
+from .language.text import STOPWORDS, tokens
 
 
 def _kinds(kg: KnowledgeGraph, name: str) -> set[str]:

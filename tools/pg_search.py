@@ -30,8 +30,8 @@ import psycopg
 from psycopg import sql
 
 from .corpus import Document, load_documents
+from .language.text import FILLERS, STOPWORDS, tokens
 from .search import Hit, best_sentences
-from .text import FILLERS, STOPWORDS, tokens
 
 log = logging.getLogger(__name__)
 _TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -105,7 +105,8 @@ class PgSearchIndex:
     def __len__(self) -> int:
         """Documents in the table (counted once, then after each load)."""
         if self._count is None:
-            with self._connection() as conn:
+            with self._connection() as conn, conn.transaction():
+                self._lock(conn)
                 conn.execute(self._schema)
                 row = conn.execute(
                     sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(self.table))
@@ -117,6 +118,7 @@ class PgSearchIndex:
         """Replace the table's contents with ``docs`` (one transaction, COPY); returns the count."""
         n = 0
         with self._connection() as conn, conn.transaction():
+            self._lock(conn)
             conn.execute(self._schema)
             conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(self.table)))
             copy = sql.SQL("COPY {} (id, title, url, domain, body) FROM STDIN").format(
@@ -134,6 +136,11 @@ class PgSearchIndex:
         self._count = n
         log.info("loaded %d documents into PostgreSQL table %s", n, self.table)
         return n
+
+    def _lock(self, conn: psycopg.Connection) -> None:
+        """Serialize schema creation and loads across processes (until the transaction ends):
+        two servers starting at once would otherwise race in CREATE ... IF NOT EXISTS."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.table,))
 
     def ensure_loaded(self, docs: Iterable[Document]) -> int:
         """Load ``docs`` only when the table is empty or missing (N servers, one load)."""

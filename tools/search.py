@@ -13,9 +13,9 @@ import bm25s
 import numpy as np
 
 from .corpus import Document
+from .language.text import content_words, overlap, split_sentences
 from .latency import LatencyProfile
 from .offload import off_loop
-from .text import content_words, overlap, split_sentences
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

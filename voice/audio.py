@@ -6,7 +6,6 @@ wheel, so the default install needs neither torch nor torchaudio.
 
 from __future__ import annotations
 
-import io
 import wave
 from pathlib import Path
 
@@ -93,13 +92,3 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(float32_to_pcm16(samples))
-
-
-def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(float32_to_pcm16(samples))
-    return buf.getvalue()

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from tools.completeness import Completeness, completeness
+from tools.language.completeness import Completeness, completeness
 
 COVER_TOLERANCE_MS = 32  # one VAD frame: the VAD's voiced edge lags the words a little
 

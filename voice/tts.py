@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from tools.text import split_sentences
+from tools.language.text import split_sentences
 
 from .models import ModelWorker, Priority
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tools.text import NUMBER_WORDS
+from tools.language.text import NUMBER_WORDS
 
 _WORD = re.compile(r"[a-z0-9']+")
 _DIGITS = {w: str(i) for i, w in enumerate(NUMBER_WORDS)}

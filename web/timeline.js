@@ -87,7 +87,7 @@ export function renderTimeline(turn, card) {
   const lanes = [];
   if (!turn.typed) lanes.push({ key: "you", label: "you", rows: 1 });
   lanes.push({ key: "asr", label: turn.typed ? "typed" : "asr", rows: 1 });
-  lanes.push({ key: "search", label: "search", rows: toolRows });
+  lanes.push({ key: "tools", label: "tools", rows: toolRows });
   lanes.push({ key: "answer", label: "answer", rows: 1 });
   const top = 18;
   let y = top;
@@ -181,8 +181,8 @@ export function renderTimeline(turn, card) {
     s("text", { x: x(turn.startWall) + 9, y: asr.y + laneH / 2 + 4, class: "mark-text" }, svg, "typed question");
   }
 
-  // search: one row per tool call
-  const search = lane("search");
+  // tools: one row per tool call, each labelled with its tool's name
+  const search = lane("tools");
   if (!calls.length) {
     s("text", { x: padL + 8, y: search.y + laneH / 2 + 4, class: "mark-text muted" }, svg, active ? "no tool call yet" : "no tool call");
   }
@@ -210,7 +210,7 @@ export function renderTimeline(turn, card) {
     s("circle", { cx: cx0, cy: ry + laneH / 2, r: 3, class: "tool-start" }, g);
     const status = { running: "…", done: "", cancelled: "cancelled", reused: "reused", error: "error" }[call.status] ?? "";
     const ms = call.elapsed != null ? `${Math.round(call.elapsed)} ms` : "";
-    const label = `${call.speculative ? "⚡ " : ""}“${truncate(call.query, 42)}” ${[ms, status].filter(Boolean).join(" · ")}`;
+    const label = `${call.speculative ? "⚡ " : ""}${call.tool} “${truncate(call.query, 36)}” ${[ms, status].filter(Boolean).join(" · ")}`;
     const lx = cx0 + w + 6;
     const fitsRight = lx + label.length * 6 < W - padR;
     s("text", {

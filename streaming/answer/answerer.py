@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from streaming.answer.fit import Fit, fit
 from streaming.answer.llm import LlmBackend
-from tools.question import Question, analyze
+from tools.language.question import Question, analyze
+from tools.language.text import STOPWORDS, content_words, overlap, split_sentences, tokens
 from tools.search import Hit
-from tools.text import STOPWORDS, content_words, overlap, split_sentences, tokens
 
 log = logging.getLogger(__name__)
 IDK = "I don't know."
@@ -46,21 +46,7 @@ SYSTEM_PROMPT = (
 @dataclass(frozen=True)
 class AnswerSentence:
     text: str
-    source: str  # "kg" | "llm" | "extractive" | "idk" | "tools_down" (``TOOLS_DOWN``)
-
-
-def ranked_sentences(question: str, hits: list[Hit]) -> list[str]:
-    """Evidence sentences, best match to the question first (earlier documents win ties).
-
-    Each is prefixed with its document's title when the sentence does not name it, so that a
-    sentence read alone still says what it is about."""
-    scored = []
-    for rank, hit in enumerate(hits):
-        for i, sentence in enumerate(split_sentences(hit.doc.text)):
-            score = overlap(question, f"{hit.doc.title} {sentence}") + overlap(question, sentence)
-            scored.append((score - 0.05 * rank - 0.001 * i, sentence))
-    scored.sort(key=lambda x: -x[0])
-    return [s for _, s in scored]
+    source: str  # "composed" | "llm" | "extractive" | "idk" | "tools_down" (``TOOLS_DOWN``)
 
 
 def unsupported_terms(sentence: str, evidence: str) -> list[str]:
@@ -96,7 +82,7 @@ def cannot_be_the_answer(question: str, sentence: str) -> bool:
 @dataclass(frozen=True)
 class Candidate:
     text: str
-    source: str  # "kg" (a composed KG answer) | "extractive"
+    source: str  # "composed" (an answer a tool composed) | "extractive"
     fit: Fit
     rank: int  # evidence order: earlier documents and sentences first
 
@@ -119,7 +105,9 @@ def candidates(q: Question, hits: list[Hit]) -> list[Candidate]:
     for hit in hits:
         title, ctx = hit.doc.title, context.get(hit.doc.id, "")
         if getattr(hit, "answer", False):
-            out.append(Candidate(hit.snippet, "kg", fit(q, hit.snippet, title, ctx, True), -1))
+            out.append(
+                Candidate(hit.snippet, "composed", fit(q, hit.snippet, title, ctx, True), -1)
+            )
             continue
         for sentence in split_sentences(hit.doc.text):
             if sentence not in seen:
@@ -127,7 +115,7 @@ def candidates(q: Question, hits: list[Hit]) -> list[Candidate]:
                 out.append(
                     Candidate(sentence, "extractive", fit(q, sentence, title, ctx), len(out))
                 )
-    out.sort(key=lambda c: (c.source != "kg", -c.confidence, c.rank))
+    out.sort(key=lambda c: (c.source != "composed", -c.confidence, c.rank))
     return out
 
 
@@ -161,9 +149,9 @@ class Answerer:
         A fitting composed KG answer, if any, is the only one."""
         q = analyze(question)
         found = candidates(q, hits)
-        kg = [c for c in found if c.source == "kg" and c.confidence > 0]
-        if kg:
-            return q, kg[:1]
+        composed = [c for c in found if c.source == "composed" and c.confidence > 0]
+        if composed:
+            return q, composed[:1]
         if q.needs_reasoning or not found or found[0].confidence < self.min_confidence:
             return q, []
         return q, found
@@ -175,7 +163,7 @@ class Answerer:
             return
         best = chosen[0]
         fallback = AnswerSentence(best.text, best.source)
-        if self.backend is None or best.source == "kg":
+        if self.backend is None or best.source == "composed":
             yield fallback
             return
         facts = [c.text for c in chosen[: self.n_facts]]
@@ -209,8 +197,8 @@ class Answerer:
         if prefill is None:
             return 0
         _, chosen = self.choose(question, hits)
-        if not chosen or chosen[0].source == "kg":
-            return 0  # "I don't know" or a composed KG answer: no LLM call to prepare
+        if not chosen or chosen[0].source == "composed":
+            return 0  # "I don't know" or a composed answer: no LLM call to prepare
         return await prefill(build_messages("", [c.text for c in chosen[: self.n_facts]]))
 
     async def _llm_sentences(self, question: str, facts: list[str]) -> AsyncIterator[str]:

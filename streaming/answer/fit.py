@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from tools.question import MONTHS, Question
-from tools.text import FILLERS, NUMBER_WORDS, STOPWORDS, content_words, stem, tokens
+from tools.language.question import MONTHS, Question
+from tools.language.text import FILLERS, NUMBER_WORDS, STOPWORDS, content_words, stem, tokens
 
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})$")
 _COUNT_WORDS = set(NUMBER_WORDS[1:]) | set(

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tools.text import STOPWORDS
+from tools.language.text import STOPWORDS
 
 _DIRECTION = {
     **dict.fromkeys("first earlier before older oldest earliest sooner predates preceded".split(), "early"),

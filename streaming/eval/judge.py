@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from streaming.eval import comparison
-from tools.text import NUMBER_WORDS, split_sentences
+from tools.language.text import NUMBER_WORDS, split_sentences
 
 log = logging.getLogger(__name__)
 MAX_WORDS = 75

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from streaming.eval.manifest import Clip
-from tools.text import stem, tokens
+from tools.language.text import stem, tokens
 
 log = logging.getLogger(__name__)
 RATE = 16_000

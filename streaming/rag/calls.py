@@ -16,16 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from streaming.rag.reflector import CallView, restrict
+from tools.language.text import content_words
 from tools.search import Hit, SearchResult
-from tools.text import content_words
 
 log = logging.getLogger(__name__)
-# the answer's test: do these hits suffice, while the tools named in the set are still out?
+# the answer's test: do these hits suffice, while the composing tools named are still out?
 Sufficient = Callable[[list[Hit], frozenset[str]], bool]
 
 
 class Tool(Protocol):
-    name: str
+    """What a call runs (``tools.plugin.ToolPlugin`` is one)."""
+
+    @property
+    def name(self) -> str: ...
 
     async def __call__(self, query: str, deadline_s: float = 3.0) -> SearchResult: ...
 
@@ -55,6 +58,7 @@ class Call:
     cached: bool = False  # answered from the shared result cache
     awaited: asyncio.Event = field(default_factory=asyncio.Event)  # the answer waits for it
     hedged: bool = False  # a second request was sent (``hedged``)
+    store_key: str = ""  # the shared result store's key (``Plan.cache_key``)
 
     def view(self) -> CallView:
         ok = self.state == "running" or (
@@ -90,33 +94,36 @@ def merge(hits: list[Hit]) -> list[Hit]:
 
 
 def hotwords(calls: list[Call], limit: int = 6) -> list[str]:
-    """Names in this turn's finished results, newest call first: KG entities, then hit
-    titles; the final ASR decode is biased toward them (retrieval-aware decoding)."""
-    names: list[str] = []
+    """Names in this turn's finished results, newest call first: the entities tools named,
+    then hit titles; the final ASR decode is biased toward them (retrieval-aware decoding)."""
+    entities: list[str] = []
+    titles: list[str] = []
     for call in reversed([c for c in calls if c.result]):
         assert call.result is not None
         entity = call.result.meta.get("entity")
-        found = [entity] if entity else []
+        if entity:
+            entities.append(entity)
         said = {w[:4] for w in content_words(call.query)}
         # a title only when the speech already named it, at least by a prefix ("austr"):
         # titles that merely match the question's other words ("capital" -> "Boston")
         # would pull the decode toward names nobody said
-        found += [
+        titles += [
             h.doc.title
             for h in call.result.hits[:3]
             if {w[:4] for w in content_words(h.doc.title)} & said
         ]
-        names += [n for n in found if n and n not in names]
-    return names[:limit]
+    return list(dict.fromkeys(n for n in entities + titles if n))[:limit]
 
 
 async def first_sufficient(
     chosen: list[Call],
     result: Callable[[Call], Awaitable[SearchResult]],
     sufficient: Sufficient | None,
+    composes: Callable[[str], bool] = lambda tool: True,
 ) -> tuple[list[Hit], asyncio.Task[list[Hit]] | None]:
-    """The evidence of ``chosen`` (in their order) once ``sufficient`` accepts what is in hand,
-    or once all are in; with a task for all of it when some calls were still out."""
+    """The evidence of ``chosen`` (in their order) once ``sufficient`` accepts what is in hand
+    (told which of the tools still out may compose an answer), or once all are in; with a task
+    for all of it when some calls were still out."""
     waits = {c.id: asyncio.ensure_future(result(c)) for c in chosen}
 
     def in_hand() -> list[Hit]:
@@ -128,7 +135,8 @@ async def first_sufficient(
         if not out:
             return in_hand(), None
         hits = in_hand()
-        if sufficient is not None and hits and _accepts(sufficient, hits, frozenset(out)):
+        pending = frozenset(t for t in out if composes(t))
+        if sufficient is not None and hits and _accepts(sufficient, hits, pending):
             return hits, asyncio.create_task(_all(chosen, waits), name="lookup-rest")
         try:
             await asyncio.wait([w for w in waits.values() if not w.done()],
@@ -186,7 +194,7 @@ async def audit_reuse(
     search: Tool, query: str, chosen: list[Call], keep: tuple[str, ...] | None, deadline_s: float
 ) -> bool:
     """Benchmarks only: run the final query anyway; did the reused documents differ?"""
-    reused = [c.result for c in chosen if c.tool == "search"]
+    reused = [c.result for c in chosen if c.tool == search.name]
     if not reused or any(r is None for r in reused):
         return False
     used = [h.doc.id for r in reused if r is not None for h in restrict(r.hits, keep)]

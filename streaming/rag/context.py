@@ -14,7 +14,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from tools.text import FILLERS, STOPWORDS, tokens
+from tools.language.text import FILLERS, STOPWORDS, tokens
 
 _PUNCT = ",.?!;:'\"()"
 _PERSON = {"he": "", "him": "", "his": "'s", "she": "", "her": "'s", "hers": "'s"}

@@ -14,13 +14,14 @@ Pure and memoized: no model, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from streaming.rag.predictor import tool_plans
-from tools.text import FILLERS, STOPWORDS
+from tools.language.text import FILLERS, STOPWORDS
+from tools.language.understood import Understood
+from tools.plugin import Plan, ToolSpec
 
 _PUNCT = ",.?!;:-'\"()"
 _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$|,?\s+(inc|ltd|llc|plc|corp|co)\.?$", re.I)
@@ -100,16 +101,20 @@ def fanout_texts(
 
 
 def fanout_plans(
-    candidates: list[tuple[str, str]], known_parse: Callable[[str], list[str] | None] | None
-) -> list[tuple[str, str, str, str]]:
-    """(tool, query, key, name) for each candidate text: every graph lookup whose parse is known
-    (fast, exact) before any search."""
-    plans = [
-        (*plan, name)
+    candidates: list[tuple[str, str]],
+    question: Understood,
+    plans: Callable[[Understood], list[Plan]],
+    specs: Mapping[str, ToolSpec],
+) -> list[tuple[Plan, str]]:
+    """(plan, completed name) for each candidate text, fan-out tools only: every exact lookup
+    (fast) before any ranked search; candidates keep their order within each."""
+    found = [
+        (plan, name)
         for text, name in candidates
-        for plan in tool_plans(text, known_parse(text) if known_parse else None)
+        for plan in plans(question.rewritten(text))
+        if plan.tool in specs and specs[plan.tool].fanout
     ]
-    return sorted(plans, key=lambda p: p[0] != "kg")  # stable: candidates keep their order
+    return sorted(found, key=lambda p: specs[p[0].tool].match != "exact")
 
 
 def is_unstable(text: str, tail: str) -> bool:

@@ -1,10 +1,11 @@
 """The reflector (pure): at end of turn, which speculative calls already answer the final query.
 
 - ``reflect``: the earliest single call that suffices: an equal key (the same normalized query,
-  or for the knowledge graph the same entity and attribute), or, for search over our own corpus,
-  the same top-k documents from the local index (``top_ids``). A sufficient call whose result is
+  or for an exact tool such as the knowledge graph the same entity and attribute), or, for a
+  ranked tool with a local ranking (search over our own corpus), the same top-k documents
+  (``top_ids``; callers pass it only for ranked tools). A sufficient call whose result is
   already in hand goes before an earlier one still out: the user would wait for that one.
-- ``covering``: otherwise, the earliest calls whose documents *together* hold the final query's
+- ``covering``: otherwise (ranked tools), the earliest calls whose documents *together* hold the final query's
   top-k: "much federal" and "federal cut interest rates" fired while the user spoke may already
   have fetched every document "federal reserve cut interest rates september 2024" ranks first.
   The answer then gets exactly those documents, in the final query's order (``keep``).
@@ -47,7 +48,7 @@ def reflect(
 ) -> CallView | None:
     """The earliest call of ``tool`` sufficient for the final query whose result is in hand,
     else the earliest still running, or None."""
-    wanted = top_ids(final_query) if top_ids is not None and tool == "search" else ()
+    wanted = top_ids(final_query) if top_ids is not None else ()
     running = None
     for call in usable(tool, calls):
         if call.key == final_key or (
@@ -59,15 +60,17 @@ def reflect(
     return running
 
 
-def covering(final_query: str, calls: list[CallView], top_ids: TopIds) -> list[CallView] | None:
-    """The earliest search calls that between them fetch every one of the final query's top-k
+def covering(
+    tool: str, final_query: str, calls: list[CallView], top_ids: TopIds
+) -> list[CallView] | None:
+    """The earliest calls of ``tool`` that between them fetch every one of the final query's top-k
     documents (each call kept only if it adds one), or None when no set of calls does."""
     wanted = set(top_ids(final_query))
     if not wanted:
         return None
     have: set[str] = set()
     picked: list[CallView] = []
-    for call in usable("search", calls):
+    for call in usable(tool, calls):
         new = (set(top_ids(call.query)) & wanted) - have
         if new:
             picked.append(call)
@@ -84,12 +87,12 @@ def choose(
     calls: list[CallView],
     top_ids: TopIds | None = None,
 ) -> list[CallView]:
-    """``reflect``'s call, else (search over our own corpus) ``covering``'s calls, else []."""
+    """``reflect``'s call, else (with a local ranking) ``covering``'s calls, else []."""
     single = reflect(tool, final_query, final_key, calls, top_ids)
     if single is not None:
         return [single]
-    if tool == "search" and top_ids is not None:
-        return covering(final_query, calls, top_ids) or []
+    if top_ids is not None:
+        return covering(tool, final_query, calls, top_ids) or []
     return []
 
 

@@ -1,7 +1,10 @@
 """The aiohttp server: ``/`` serves the web demo, ``/ws`` the voice sessions, ``/healthz`` status.
 
 ``/ws`` admits a session only with the shared token (when one is set: 401), from an allowed
-browser Origin (403) and below ``max_sessions`` (a ``server_busy`` error event, close 1013).
+browser Origin (403) and below ``max_sessions`` *started* sessions (a ``server_busy`` error
+event, close 1013: at connect when the server is already full, else at ``start`` when the last
+slot went meanwhile). A connection with no accepted ``start`` within ``start_timeout_s`` is
+closed with ``start_timeout`` (close 1008); it never holds a slot.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from aiohttp import WSCloseCode, web
 
 from streaming.events import Error
 from streaming.server.config import Config
+from streaming.server.deadlines import busy_message
 from streaming.server.engine import Engine
 from streaming.server.observability import Observability, bind_session
 from streaming.server.session import Session
@@ -34,14 +38,35 @@ TOOLS = web.AppKey("tools", ToolSet)
 
 
 class SessionRegistry:
-    """The open sessions, with a way to wait for their number to change (for tests, shutdown)."""
+    """The open sessions, with a way to wait for their number to change (for tests, shutdown).
 
-    def __init__(self) -> None:
+    ``len`` counts every open connection; ``started`` those whose ``start`` was admitted, the
+    ones ``max_sessions`` (``limit``) bounds."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self._open: set[Session] = set()
+        self._started: set[Session] = set()
         self._changed = asyncio.Condition()
 
     def __len__(self) -> int:
         return len(self._open)
+
+    @property
+    def started(self) -> int:
+        return len(self._started)
+
+    @property
+    def full(self) -> bool:
+        return len(self._started) >= self.limit
+
+    def admit(self, session: Session) -> bool:
+        """Count ``session`` as started unless the server is full. No await: check and claim
+        are one step, so two concurrent starts cannot both take the last slot."""
+        if self.full:
+            return False
+        self._started.add(session)
+        return True
 
     async def add(self, session: Session) -> None:
         async with self._changed:
@@ -51,6 +76,7 @@ class SessionRegistry:
     async def discard(self, session: Session) -> None:
         async with self._changed:
             self._open.discard(session)
+            self._started.discard(session)
             self._changed.notify_all()
 
     async def wait_for_count(self, n: int, timeout: float = 5.0) -> int:
@@ -83,12 +109,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=max(4 * config.max_frame_bytes, 1 << 20))
     await ws.prepare(request)
     sessions = app[SESSIONS]
-    if len(sessions) >= config.max_sessions:
-        await ws.send_json(Error("server_busy", f"{len(sessions)} sessions already open").to_json())
+    if sessions.full:  # already full: say so now rather than after the client's start
+        await ws.send_json(Error("server_busy", busy_message(sessions.limit)).to_json())
         app[OBSERVABILITY].errors.labels("server_busy").inc()
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"server busy")
         return ws
-    session = Session(engine, ws, config, app[TOOLS])
+    session = Session(engine, ws, config, app[TOOLS], admit=sessions.admit)
     session.outbox.observer = app[OBSERVABILITY].on_event
     bind_session(session.id)  # this handler's log records, and its session's tasks'
     await sessions.add(session)
@@ -110,7 +136,8 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "ok": True,
-            "sessions": len(request.app[SESSIONS]),
+            "sessions": len(request.app[SESSIONS]),  # open connections, started or not
+            "started_sessions": request.app[SESSIONS].started,
             "asr_model": engine.asr.name,
             "llm_backend": engine.config.llm_backend,
             "documents": len(engine.docs),
@@ -135,7 +162,7 @@ async def index(request: web.Request) -> web.FileResponse:
 def create_app(engine: Engine) -> web.Application:
     app = web.Application()
     app[ENGINE] = engine
-    app[SESSIONS] = SessionRegistry()
+    app[SESSIONS] = SessionRegistry(engine.config.max_sessions)
     app[STARTED] = time.monotonic()
     app.router.add_get("/", index)
     app.router.add_get("/ws", websocket)

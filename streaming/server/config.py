@@ -21,7 +21,9 @@ class Config:
     port: int = field(default=8765, metadata={"help": "TCP port"})
     max_sessions: int = field(
         default=4,
-        metadata={"help": "concurrent sessions; more get server_busy (see docs/decisions.md)"},
+        metadata={
+            "help": "concurrent started sessions; more get server_busy (see docs/decisions.md)"
+        },
     )
     max_frame_bytes: int = field(default=64_000, metadata={"help": "largest accepted ws frame"})
     max_audio_rate: float = field(
@@ -111,6 +113,13 @@ class Config:
         default="lognormal:median=0.3,p90=0.8",
         metadata={"help": "latency profile of the knowledge graph"},
     )
+    mcp_servers: str = field(
+        default="",
+        metadata={
+            "help": "MCP servers whose tools this assistant may call, separated by ';': an "
+            "http(s) URL (streamable HTTP) or a command that serves stdio"
+        },
+    )
     max_parallel_calls: int = field(
         default=4, metadata={"help": "speculative calls in flight per session"}
     )
@@ -192,6 +201,13 @@ class Config:
     idle_timeout_s: float = field(
         default=300.0,
         metadata={"help": "close a session that sends nothing for this long (0 = never)"},
+    )
+    start_timeout_s: float = field(
+        default=5.0,
+        metadata={
+            "help": "close a connection with no accepted start this long after it opened "
+            "(start_timeout; 0 = never); only started sessions count toward max_sessions"
+        },
     )
     token: str = field(
         default="",

@@ -32,8 +32,8 @@ import numpy as np
 
 from streaming.answer.answerer import AnswerSentence
 from streaming.rag.lookup import Lookup
-from streaming.rag.predictor import apply_corrections, make_query, query_key
 from streaming.server.engine import Engine
+from tools.language.corrections import apply_corrections, make_query, query_key
 from tools.search import Hit
 from voice.models import Priority
 from voice.tts import split_for_speech

@@ -18,8 +18,9 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 
-from aiohttp import WSMessage, WSMsgType, web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
 from streaming.events import (
     EndOfTurn,
@@ -35,6 +36,7 @@ from streaming.events import (
 from streaming.protocol import ProtocolError, Start, Stop, Text, parse_text_message
 from streaming.rag.lookup import Lookup
 from streaming.server.config import Config
+from streaming.server.deadlines import ReceiveDeadlines, busy_message
 from streaming.server.engine import Engine
 from streaming.server.frontend import AudioFrontEnd, AudioRejected
 from streaming.server.limits import TokenBucket
@@ -44,7 +46,7 @@ from streaming.server.outbox import Outbox
 from streaming.server.preempt import Preemptor
 from streaming.server.toolset import ToolSet
 from streaming.server.turn import Answering
-from tools.text import is_dismissal
+from tools.language.text import is_dismissal
 from voice.asr import Partial, StreamingTranscriber
 from voice.endpoint import SemanticParams, make_endpoint
 from voice.smart_turn import SmartTurn, TurnSignals
@@ -57,7 +59,12 @@ _CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR
 
 class Session:
     def __init__(
-        self, engine: Engine, ws: web.WebSocketResponse, config: Config, tools: ToolSet
+        self,
+        engine: Engine,
+        ws: web.WebSocketResponse,
+        config: Config,
+        tools: ToolSet,
+        admit: Callable[[Session], bool] = lambda session: True,
     ) -> None:
         self.engine = engine
         self.toolset = tools
@@ -67,6 +74,9 @@ class Session:
         self.outbox = Outbox(ws)
         self.started = False
         self.stopping = False
+        self._admit = admit  # claims a max_sessions slot at start (False: the server is full)
+        self._deadlines = ReceiveDeadlines(config.start_timeout_s, config.idle_timeout_s)
+        self._close_as: tuple[int, bytes] = (WSCloseCode.OK, b"")
         self.turns = 0
         self._turn_task: asyncio.Task | None = None
         self._last_error: dict[str, float] = {}
@@ -89,7 +99,7 @@ class Session:
                 await self._cancel_turn()
                 with contextlib.suppress(TimeoutError):  # a client that stopped reading
                     await asyncio.wait_for(self.outbox.drained(), DRAIN_TIMEOUT_S)
-                await self.ws.close()
+                await self.ws.close(code=self._close_as[0], message=self._close_as[1])
         finally:
             self.outbox.closed = True
             await self._cancel_turn()
@@ -103,17 +113,29 @@ class Session:
 
     async def _receive(self) -> WSMessage | None:
         """The next message; None (and ``stopping``) once the client sent nothing for
-        ``idle_timeout_s`` while no answer was running."""
-        idle = self.config.idle_timeout_s
+        ``idle_timeout_s`` while no answer was running, or ``start_timeout_s`` passed since the
+        connection opened without an accepted ``start``."""
         while True:
-            try:
-                return await self.ws.receive(timeout=idle if idle > 0 else None)
-            except TimeoutError:
-                if self._answer_active():  # listening to an answer is not idling
-                    continue
-                self.error("idle_timeout", f"nothing received for {idle:g} s; closing")
-                self.stopping = True
+            wait, start_deadline = self._deadlines.next_wait(self.started)
+            if wait is None or wait > 0:  # at 0, a client sending only junk is out of time too
+                try:
+                    return await self.ws.receive(timeout=wait)
+                except TimeoutError:
+                    pass
+            if start_deadline or not self._answer_active():  # hearing an answer is not idling
+                self._time_out(start_deadline)
                 return None
+
+    def _time_out(self, start_deadline: bool) -> None:
+        """Close after the error that says which limit ran out."""
+        if start_deadline:
+            wait = self.config.start_timeout_s
+            self.error("start_timeout", f"no valid start within {wait:g} s of connecting; closing")
+            self._close_as = (WSCloseCode.POLICY_VIOLATION, b"start timeout")
+        else:
+            wait = self.config.idle_timeout_s
+            self.error("idle_timeout", f"nothing received for {wait:g} s; closing")
+        self.stopping = True
 
     def error(self, code: str, message: str, throttle_s: float = 0.0) -> None:
         now = time.monotonic()
@@ -146,6 +168,11 @@ class Session:
     async def _on_start(self, start: Start) -> None:
         if self.started:
             return self.error("already_started", "send start once per connection")
+        if not self._admit(self):  # the last slot went since this connection opened
+            self.error("server_busy", busy_message(self.config.max_sessions))
+            self._close_as = (WSCloseCode.TRY_AGAIN_LATER, b"server busy")
+            self.stopping = True
+            return
         cfg, opts = self.config, start.options
         self.strategy = opts.get("strategy") or cfg.strategy
         self.out_rate = start.output_sample_rate or cfg.output_sample_rate
@@ -198,7 +225,6 @@ class Session:
             self.emit,
             self.strategy,
             cfg.tool_deadline_ms / 1000,
-            kg_parse=chosen.kg_parse,
             top_ids=chosen.top_ids,
             max_parallel=cfg.max_parallel_calls,
             audit=bool(opts.get("audit", False)),
@@ -224,16 +250,8 @@ class Session:
         self.outbox.pace = bool(opts.get("pace_audio", True))
         self._hypothesis = ""
         self.started = True
-        self.emit(
-            Ready(
-                self.id,
-                start.sample_rate,
-                self.out_rate,
-                self.strategy,
-                self.engine.asr.name,
-                cfg.llm_backend,
-            )
-        )
+        asr_name, rates = self.engine.asr.name, (start.sample_rate, self.out_rate)
+        self.emit(Ready(self.id, *rates, self.strategy, asr_name, cfg.llm_backend))
 
     async def _on_audio(self, data: bytes) -> None:
         if not self.started:
@@ -297,8 +315,9 @@ class Session:
         self.emit(PartialTranscript(partial.stable, partial.tail, partial.audio_ms))
         self.signals.on_partial(f"{partial.stable} {partial.tail}", partial.audio_ms)
         # corrected and, for a follow-up, rewritten: speculation asks what the final will ask
-        self._hypothesis = self.answering.standalone(f"{partial.stable} {partial.tail}".strip())
-        self.lookup.on_partial(self._hypothesis, partial.audio_ms, partial.tail)
+        heard = self.answering.understand(f"{partial.stable} {partial.tail}".strip())
+        self._hypothesis = heard.text
+        self.lookup.on_partial(heard, partial.audio_ms, partial.tail)
         self.preemptor.prefill(self._hypothesis)  # the LLM's prompt prefix, while they talk
         self._bias_asr()
 
@@ -312,8 +331,9 @@ class Session:
             return
         if self.transcriber.tentative is not tentative or not text.strip():
             return  # speech resumed, or the turn already ended
-        self._hypothesis = self.answering.standalone(text.strip())
-        self.lookup.on_partial(self._hypothesis, self.detector.audio_ms)  # fired now
+        heard = self.answering.understand(text.strip())
+        self._hypothesis = heard.text
+        self.lookup.on_partial(heard, self.detector.audio_ms)  # fired now
         if self.preemptive:
             self.preemptor.start(self._hypothesis)
 

@@ -1,4 +1,8 @@
-"""The tools a server hands its sessions: web search over HTTP and the knowledge graph.
+"""The tools a server hands its sessions: every provider in ``tools/registry.py``.
+
+The server owns what the providers share: the search backend (below), the knowledge graph, the
+result cache, the evidence indexes. Each session gets its own plugins (``ToolContext``: its
+latency seed, query time and evidence id) from every registered provider.
 
 By default the search service runs in-process (one command for the demo) with the configured
 latency profile; ``search_url`` points the assistant at any other service instead, ours or a
@@ -29,11 +33,12 @@ from aiohttp import web
 
 from streaming.protocol import EVIDENCE_ID
 from streaming.rag.fanout import Completer
-from streaming.rag.lookup import Tool
 from streaming.server.engine import Engine
 from tools.corpus import load_documents
 from tools.latency import LatencyProfile, derived_seed
 from tools.offload import cpu_executor
+from tools.plugin import ToolContext, ToolPlugin, ToolProvider
+from tools.registry import PROVIDERS
 from tools.result_cache import ResultCache, ScopedResults
 from tools.search import Bm25Index, LocalSearchTool
 from tools.web_search import HttpSearchTool, start_search_service
@@ -60,8 +65,7 @@ class Evidence(NamedTuple):
 
 
 class SessionTools(NamedTuple):
-    tools: dict[str, Tool]
-    kg_parse: Callable[[str], tuple[str, str] | None] | None
+    tools: dict[str, ToolPlugin]
     top_ids: Callable[[str], tuple[str, ...]] | None  # the local ranking (the reflector's check)
     completer: Completer | None = None  # unfinished entity names -> candidates (fan-out)
     results: ScopedResults | None = None  # the server's shared result cache, this scope
@@ -73,8 +77,9 @@ class ToolSet:
         self.config = engine.config
         self._service: web.AppRunner | None = None
         self.search_url = self.config.search_url
-        self.search: Tool | None = None
-        self.kg: Tool | None = None
+        self.search: LocalSearchTool | HttpSearchTool | None = None  # the search backend
+        self.providers: list[ToolProvider] = [provider() for provider in PROVIDERS]
+        self._docs_by_id = {d.id: d for d in engine.docs}
         self._top_ids = lru_cache(maxsize=4096)(self._local_top_ids)
         # evidence id -> its build (done or under way), least recently used first
         self._evidence: OrderedDict[str, Future[Evidence]] = OrderedDict()
@@ -102,20 +107,38 @@ class ToolSet:
                 )
                 log.info("search service at %s (latency %s)", self.search_url, profile)
             self.search = HttpSearchTool(self.search_url, cfg.search_api, cfg.top_k, cfg.token)
-        if self.engine.kg is not None:
-            from tools.kg_tool import KgTool
-
-            self._kg_docs = {d.id: d for d in self.engine.docs}
-            self.kg = KgTool(self.engine.kg, self._kg_docs, LatencyProfile.parse(cfg.kg_latency))
+        for provider in self.providers:
+            await provider.start(cfg)
         names = [d.title for d in self.engine.docs]
         if self.engine.kg is not None:
             names += [e.name for e in self.engine.kg.entities.values()]
         self.completer = Completer(names)
         return self
 
-    def tools(self) -> dict[str, Tool]:
-        found = {"search": self.search, "kg": self.kg}
-        return {name: tool for name, tool in found.items() if tool is not None}
+    def tools(self) -> dict[str, ToolPlugin]:
+        """The tools a session with no evidence and no query time gets."""
+        return self._plugins(self._context())
+
+    def _context(self, seed: str = "", query_time: str | None = None) -> ToolContext:
+        """A session's tool context over the server's own corpus and graph."""
+        search, kg = self._search_for(seed), self.engine.kg
+        return ToolContext(self.config, seed, query_time, None, search, kg, self._docs_by_id)
+
+    def _search_for(self, seed: str) -> LocalSearchTool | HttpSearchTool | None:
+        """The search backend with this session's own latency draws."""
+        if isinstance(self.search, HttpSearchTool) and seed:
+            return self.search.for_session(seed)
+        return self.search
+
+    def _plugins(self, ctx: ToolContext) -> dict[str, ToolPlugin]:
+        """Every provider's plugins for one session, by name (a clash is a configuration error)."""
+        found: dict[str, ToolPlugin] = {}
+        for provider in self.providers:
+            for plugin in provider.for_session(ctx):
+                if plugin.name in found:
+                    raise ValueError(f"two tools are named {plugin.name!r}")
+                found[plugin.name] = plugin
+        return found
 
     @property
     def local_corpus(self) -> bool:
@@ -130,9 +153,6 @@ class ToolSet:
     def top_ids(self, query: str) -> tuple[str, ...]:
         """The engine index's top-k document ids for ``query`` (memoized)."""
         return self._top_ids(query)
-
-    def kg_parse(self, text: str) -> tuple[str, str] | None:
-        return self.engine.kg.kg_key(text) if self.engine.kg is not None else None
 
     def _evidence_path(self, evidence_id: str) -> Path:
         """Where an evidence id's passages are; ValueError for a malformed id or no folder."""
@@ -168,39 +188,26 @@ class ToolSet:
                 del self._evidence[evidence_id]
             raise
 
-    def _tools_at(self, query_time: str | None, seed: str) -> dict[str, Tool]:
-        """The server's tools with this session's own latency draws (``seed``); with a
-        ``query_time``, a KG tool that reasons as of that date."""
-        tools = self.tools()
-        if isinstance(self.search, HttpSearchTool):
-            tools["search"] = self.search.for_session(seed)
-        if self.kg is not None:
-            from tools.kg_tool import KgTool
-
-            latency = LatencyProfile.parse(self.config.kg_latency)
-            kg_seed = derived_seed(self.config.seed, seed, "kg")
-            tools["kg"] = KgTool(self.engine.kg, self._kg_docs, latency, kg_seed, query_time)
-        return tools
-
     async def for_session(
         self, evidence_id: str | None = None, query_time: str | None = None, seed: str = ""
     ) -> SessionTools:
-        """The tools, KG parser and sufficiency check for one session: the server's own, or
-        (CRAG Task 1) a search over one question's evidence only, with the same latency profile.
+        """The tools and the local ranking check for one session: the server's own, or (CRAG
+        Task 1) a search over one question's evidence only, with the same latency profile.
         ``query_time`` (CRAG's, e.g. "03/15/2025, 10:00:00 PT") dates ages and "years ago".
         Raises ValueError for an unknown or malformed evidence id. A session's latency draws
         depend only on the config seed, ``seed`` and its own call sequence."""
         if not evidence_id:
+            ctx = self._context(seed, query_time)
             local = self.top_ids if self.local_corpus else None
-            tools, results = self._tools_at(query_time, seed), self.results.scoped(None, query_time)
-            return SessionTools(tools, self.kg_parse, local, self.completer, results)
+            results = self.results.scoped(None, query_time)
+            return SessionTools(self._plugins(ctx), local, self.completer, results)
         evidence = await self.evidence(evidence_id)
         profile = LatencyProfile.parse(self.config.search_latency)
-        k = self.config.top_k
-        draws = derived_seed(self.config.seed, seed, "search")
-        tool = LocalSearchTool(evidence.index, k, profile, draws)
+        draws = derived_seed(self.config.seed, seed, LocalSearchTool.name)
+        search = LocalSearchTool(evidence.index, self.config.top_k, profile, draws)
+        ctx = ToolContext(self.config, seed, query_time, evidence_id, search, None, {})
         results = self.results.scoped(evidence_id, query_time)
-        return SessionTools({"search": tool}, None, evidence.top_ids, evidence.completer, results)
+        return SessionTools(self._plugins(ctx), evidence.top_ids, evidence.completer, results)
 
     async def _start_scale_out(self) -> None:
         """Scale-out backends (docs/deploy.md): the result cache in Redis, search in PostgreSQL
@@ -223,6 +230,8 @@ class ToolSet:
             raise ValueError(f"unknown search_backend {cfg.search_backend!r} (bm25 | postgres)")
 
     async def close(self) -> None:
+        for provider in self.providers:
+            await provider.close()
         close_cache = getattr(self.results, "close", None)  # the Redis one
         if close_cache is not None:
             await close_cache()

@@ -29,12 +29,11 @@ from streaming.answer.sufficiency import evidence_suffices
 from streaming.events import AnswerDelta, AnswerDone
 from streaming.rag.context import Context, question_entity, resolve_followup
 from streaming.rag.lookup import Lookup, LookupOutcome
-from streaming.rag.predictor import apply_corrections
 from streaming.server.engine import Engine
 from streaming.server.metrics import TurnMarks
 from streaming.server.outbox import Outbox
 from streaming.server.preempt import Preemptor
-from tools.offload import off_loop
+from tools.language.understood import Understood, understand
 from voice.audio import float32_to_pcm16, resample
 from voice.models import Priority
 
@@ -91,19 +90,15 @@ class Answering:
         self.acknowledge_after_s = getattr(config, "acknowledge_after_ms", 500) / 1000
         self.acknowledge_text = getattr(config, "acknowledge_text", "Let me check.")
 
-    def standalone(self, text: str) -> str:
-        """``text`` as the question meant: corrections applied, a follow-up ("and when was he
-        born?") rewritten against the last turn. Partials and the final both go through it."""
-        return resolve_followup(apply_corrections(text), self.context)
+    def understand(self, text: str) -> Understood:
+        """``text`` as the question meant, understood once: corrections applied, a follow-up
+        ("and when was he born?") rewritten against the last turn. Partials and the final
+        both go through it."""
+        return understand(text, lambda meant: resolve_followup(meant, self.context))
 
     async def _entity(self, question: str) -> str | None:
         """The entity ``question`` is about, for the next turn's follow-ups."""
-        kg = self.engine.kg if self.lookup.kg_parse is not None else None
-        try:
-            parsed = await off_loop(kg.parse, question) if kg is not None else None
-        except Exception:  # no entity costs a follow-up, never the turn
-            parsed = None
-        return question_entity(question, getattr(parsed, "entity", None))
+        return question_entity(question, await self.lookup.subject(question))
 
     async def answer(self, question: str, marks: TurnMarks, audio_ms: int) -> None:
         """Resolve the evidence, speak the answer, and fill ``marks`` as each stage completes."""
@@ -111,11 +106,12 @@ class Answering:
             marks.final = marks.eot
         generation = self.outbox.new_answer()
         # "austria, no, australia" asks about australia; "and when was he born?" about Tim Cook
-        question = self.standalone(question)
+        understood = self.understand(question)
+        question = understood.text
         outcome = await self._acknowledging(
             # the answer starts with the first sufficient evidence, not the slowest tool
             self.lookup.resolve(
-                question, audio_ms, partial(evidence_suffices, self.engine.answerer, question)
+                understood, audio_ms, partial(evidence_suffices, self.engine.answerer, question)
             ),
             generation,
             marks,

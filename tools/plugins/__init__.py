@@ -1,0 +1,1 @@
+"""The tool plugins: one module per tool (tools/registry.py lists them)."""
