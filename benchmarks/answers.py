@@ -29,9 +29,10 @@ from streaming.eval.judge import Verdict, breakdown, judge, score  # noqa: E402
 from streaming.rag.lookup import Lookup  # noqa: E402
 from streaming.server.config import Config  # noqa: E402
 from streaming.server.toolset import ToolSet  # noqa: E402
-from tools.corpus import load_documents, load_questions  # noqa: E402
-from tools.kg import KnowledgeGraph  # noqa: E402
-from tools.search import Bm25Index  # noqa: E402
+from tools.corpora import load_packs  # noqa: E402
+from tools.corpus import load_questions  # noqa: E402
+from tools.kg.graph import KnowledgeGraph  # noqa: E402
+from tools.search.bm25 import Bm25Index  # noqa: E402
 
 
 def half(question_id: str) -> str:
@@ -42,7 +43,7 @@ def half(question_id: str) -> str:
 
 async def toolset(config: Config) -> ToolSet:
     """The server's ToolSet over an engine with only what the tools need (no audio models)."""
-    docs = load_documents(config.corpus or None)
+    docs = load_packs(config.knowledge, config.corpus or None)
     engine = SimpleNamespace(config=config, docs=docs, index=Bm25Index(docs), kg=None)
     if config.kg:
         engine.kg = KnowledgeGraph.build(docs)
@@ -50,10 +51,11 @@ async def toolset(config: Config) -> ToolSet:
 
 
 async def evidence(questions, tools: ToolSet) -> list[list]:
-    """Each question's evidence, resolved as a typed turn would be (strategy ``final``)."""
-    session = await tools.for_session()
+    """Each question's evidence, resolved as a typed turn would be (strategy ``final``), as of
+    the question's own ``query_time`` (ages and "years ago" do not drift with the calendar)."""
     out = []
     for q in questions:
+        session = await tools.for_session(None, q.query_time or None)
         lookup = Lookup(
             session.tools,
             lambda _event: None,
@@ -138,7 +140,8 @@ def print_table(result: dict) -> None:
 async def main_async(args) -> list[dict]:
     questions = load_questions()
     questions = questions[: args.limit] if args.limit else questions
-    tools = await toolset(Config(search_url="local", kg_latency="none"))
+    config = Config(search_url="local", kg_latency="none", knowledge=args.knowledge)
+    tools = await toolset(config)
     try:
         hits = await evidence(questions, tools)
     finally:
@@ -157,6 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backends", default="extractive")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--knowledge", default=Config.knowledge, help="knowledge packs (Config)")
     ap.add_argument("--sweep", default="", help="thresholds to try, e.g. 0.3,0.4,0.5")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "answers.json"))
     args = ap.parse_args()

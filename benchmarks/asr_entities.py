@@ -26,11 +26,11 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streaming.eval.clips import parse_voice, synthesize  # noqa: E402
 from tools.corpus import load_documents, load_questions  # noqa: E402
-from tools.kg import KnowledgeGraph  # noqa: E402
-from tools.kg_names import norm_tokens  # noqa: E402
+from tools.kg.graph import KnowledgeGraph  # noqa: E402
+from tools.kg.names import norm_tokens  # noqa: E402
 from tools.language.corrections import make_query  # noqa: E402
 from tools.language.text import STOPWORDS  # noqa: E402
-from tools.search import Bm25Index  # noqa: E402
+from tools.search.bm25 import Bm25Index  # noqa: E402
 from voice.asr import RATE, hotword_text  # noqa: E402
 from voice.wer import spoken_wer  # noqa: E402
 
@@ -80,10 +80,9 @@ def decode(asr, audio: np.ndarray, beam: int, hotwords: str = "") -> tuple[str, 
 
 
 def asr_part(questions, kg, index, n_clips: int) -> tuple[dict, list[dict]]:
-    from voice.asr import WhisperAsr
-    from voice.tts import PiperTts
+    from streaming.server.engine import load_asr, load_tts
 
-    asr, tts = WhisperAsr("base"), PiperTts()
+    asr, tts = load_asr("base"), load_tts()
     asr.transcribe(np.zeros(RATE, np.float32))
     subset = {q.id for q in questions[::3][:n_clips]}
     rows: list[dict] = []

@@ -44,12 +44,12 @@ from streaming.rag.predictor import Predictor  # noqa: E402
 from streaming.server.config import Config  # noqa: E402
 from streaming.server.toolset import ToolSet  # noqa: E402
 from tools.corpus import Document, Question, load_documents, load_questions  # noqa: E402
-from tools.evidence import evidence_documents  # noqa: E402
-from tools.kg import KnowledgeGraph  # noqa: E402
-from tools.kg_tool import KgTool  # noqa: E402
+from tools.kg.graph import KnowledgeGraph  # noqa: E402
+from tools.kg.tool import KgTool  # noqa: E402
 from tools.language.corrections import apply_corrections, make_query  # noqa: E402
 from tools.language.understood import understand  # noqa: E402
-from tools.search import Bm25Index, LocalSearchTool  # noqa: E402
+from tools.search.bm25 import Bm25Index, LocalSearchTool  # noqa: E402
+from tools.search.evidence import evidence_documents  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CRAG = ROOT.parent / "shared" / "crag"

@@ -132,7 +132,10 @@ class RaisingTts:
     """A TTS whose synthesis raises."""
 
     def __init__(self, tts: Any) -> None:
-        self.rate, self.worker = tts.rate, tts.worker
+        self.rate = tts.rate
+
+    async def speak(self, text: str, *args: Any, **kwargs: Any):
+        raise RuntimeError("piper crashed")
 
     async def stream(self, text: str, *args: Any, **kwargs: Any):
         raise RuntimeError("piper crashed")

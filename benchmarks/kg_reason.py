@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streaming.eval.judge import judge  # noqa: E402
 from tools.corpus import load_documents, load_questions  # noqa: E402
-from tools.kg import KnowledgeGraph  # noqa: E402
-from tools.kg_reason import reason  # noqa: E402
+from tools.kg.graph import KnowledgeGraph  # noqa: E402
+from tools.kg.reason import reason  # noqa: E402
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
         t["questions"] += 1
         if r is None:
             continue
-        v = judge(r.text, q.gold, q.question_type)
+        v = judge(r.text, q.gold, q.question_type, question=q.query)
         t["reasoned"] += 1
         t[v.outcome] += 1
         rows.append({"id": q.id, "type": q.question_type, "question": q.query, "kind": r.kind,

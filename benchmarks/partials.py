@@ -42,8 +42,8 @@ from streaming.server.app import bound_port, start_server  # noqa: E402
 from streaming.server.config import Config  # noqa: E402
 from streaming.server.engine import Engine  # noqa: E402
 from voice.audio import resample  # noqa: E402
-from voice.models import Priority  # noqa: E402
 from voice.wer import normalize_words, spoken_wer  # noqa: E402
+from voice.workers import Priority  # noqa: E402
 
 RATE = 16_000
 LEAD_S, TRAIL_S = 0.5, 2.0  # the semantic end of turn may wait 1.2 s

@@ -17,12 +17,12 @@ from streaming.answer.answerer import Answerer
 from streaming.answer.sufficiency import evidence_suffices
 from streaming.rag.lookup import Lookup
 from tools.corpus import load_documents, load_questions
-from tools.kg import KnowledgeGraph
-from tools.kg_tool import KgTool
-from tools.latency import LatencyProfile
+from tools.kg.graph import KnowledgeGraph
+from tools.kg.tool import KgTool
 from tools.plugins.knowledge_graph import KnowledgeGraphTool
 from tools.plugins.search import SearchTool
-from tools.search import Bm25Index, LocalSearchTool
+from tools.runtime.latency import LatencyProfile
+from tools.search.bm25 import Bm25Index, LocalSearchTool
 
 docs = load_documents()
 kg = KnowledgeGraph.build(docs)

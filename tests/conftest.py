@@ -44,7 +44,7 @@ def docs():
 @pytest.fixture(scope="session")
 def kg(docs):
     """The knowledge graph over the bundled knowledge base, built once."""
-    from tools.kg import KnowledgeGraph
+    from tools.kg.graph import KnowledgeGraph
 
     return KnowledgeGraph.build(docs)
 

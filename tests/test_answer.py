@@ -17,7 +17,7 @@ from streaming.answer.answerer import (
 )
 from streaming.answer.llm import LlamaCppBackend, OpenAiBackend
 from tools.corpus import Document
-from tools.search import Bm25Index
+from tools.search.bm25 import Bm25Index
 
 DOCS = [
     Document(

@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from voice.models import ModelWorker, Priority
 from voice.wer import spoken_wer
+from voice.workers import ModelWorker, Priority
 
 
 async def test_waiting_jobs_of_one_priority_run_as_one_batch():
@@ -121,7 +121,7 @@ async def test_an_answers_later_pieces_yield_to_other_sessions_first_pieces(engi
 def test_speculation_threads_run_at_a_lower_priority_and_errors_come_back():
     import os
 
-    from voice.models import run_in_thread
+    from voice.workers import run_in_thread
 
     def own_nice() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())

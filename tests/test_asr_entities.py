@@ -11,9 +11,10 @@ from toolkit import plugins
 
 from streaming.rag.lookup import Lookup
 from tools.corpus import Document
-from tools.kg_names import FuzzyNames
-from tools.search import Hit, SearchResult
+from tools.kg.names import FuzzyNames
+from tools.result import Hit, SearchResult
 from voice.asr import RATE, StreamingTranscriber, hotword_text
+from voice.interfaces import AsrCapabilities
 
 
 def test_fuzzy_names_by_spelling_and_by_sound():
@@ -88,6 +89,10 @@ async def test_lookup_hotwords_are_this_turns_results():
 
 
 class FakeAsr:
+    name = "fake"
+    capabilities = AsrCapabilities(hotwords=True)
+    busy = None
+
     def __init__(self):
         self.calls: list[tuple[int, str]] = []
 

@@ -8,7 +8,7 @@ import pytest
 
 from streaming.client.connection import VoiceClient
 from voice.asr import COVER_PAD, RATE, Partial, StreamingTranscriber
-from voice.models import Priority
+from voice.workers import Priority
 
 FRAME = 512  # the front end's 32 ms frames
 QUESTION = "what is the capital of australia"

@@ -22,9 +22,10 @@ from streaming.eval.clips import (
     resolve_voices,
 )
 from streaming.eval.crag import load_crag
-from streaming.eval.judge import LlmJudge, Verdict, breakdown, judge, score
+from streaming.eval.judge import Verdict, breakdown, judge, score
+from streaming.eval.llm_judge import LlmJudge
 from tools.corpus import DATA_DIR, Question, load_questions
-from tools.evidence import chunk_text, evidence_index, html_to_text
+from tools.search.evidence import chunk_text, evidence_index, html_to_text
 from voice.wer import spoken_wer
 
 DEV = CRAG_DIR / "dev_data.jsonl.bz2"
@@ -164,7 +165,8 @@ def test_per_question_evidence_finds_the_gold(caplog):
         ("I'm not sure.", ["Canberra"], None, "missing"),
         ("", ["Canberra"], None, "missing"),
         ("Sydney is the capital.", ["Canberra"], None, "hallucinated"),
-        ("The highway is 3,650 feet long.", ["3,696 feet"], None, "correct"),  # 1.2 % off
+        ("The highway is 3,650 feet long.", ["3,696 feet"], None, "hallucinated"),  # tens: 3,700
+        ("The highway is about 3,700 feet long.", ["3,696 feet"], None, "correct"),  # rounds to it
         ("The highway is 3,500 feet long.", ["3,696 feet"], None, "hallucinated"),  # 5.3 % off
         ("It was founded in 1976.", ["1975"], None, "hallucinated"),  # years are exact
         ("Founded on April 4, 1975 by Gates.", ["1975"], None, "correct"),  # the year decides

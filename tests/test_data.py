@@ -3,7 +3,7 @@
 import pytest
 
 from tools.corpus import load_questions
-from tools.search import Bm25Index
+from tools.search.bm25 import Bm25Index
 
 TYPES = {
     "simple",

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from streaming.client.connection import VoiceClient
+from streaming.server.engine import load_end_of_turn
 from tools.language.completeness import completeness
 from voice.endpoint import FixedEndpoint, SemanticEndpoint, SemanticParams, make_endpoint
-from voice.smart_turn import SmartTurn, smart_turn_model_path
+from voice.model_files import smart_turn_model_path
 from voice.vad import FRAME_MS, TurnDetector
 
 needs_model = pytest.mark.skipif(smart_turn_model_path() is None, reason="pipecat-ai not installed")
@@ -215,7 +216,7 @@ def test_the_cut_off_hold_keeps_a_mid_phrase_pause_in_one_turn():
 # --- Smart Turn v3, the real model --------------------------------------------------------------
 @needs_model
 def test_smart_turn_separates_a_question_from_a_dangling_and(speech):
-    model = SmartTurn.shared()
+    model = load_end_of_turn()  # the engine's own loader: the real SmartTurn
     probe = np.zeros(64 * 16, np.float32)  # the 64 ms probe of a live session
     done = model.predict(np.concatenate([speech("what is the capital of australia"), probe]))
     dangling = model.predict(

@@ -11,7 +11,7 @@ from streaming.rag.lookup import Lookup
 from streaming.rag.planner import Planner
 from tools.language.corrections import make_query
 from tools.language.understood import understand
-from tools.search import Hit, SearchResult
+from tools.result import Hit, SearchResult
 
 NAMES = [
     "Australia",

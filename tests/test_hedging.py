@@ -10,7 +10,7 @@ from toolkit import plugins
 from streaming.rag.calls import Call, hedged
 from streaming.rag.lookup import Lookup
 from tests.test_answer import INDEX
-from tools.search import SearchResult
+from tools.result import SearchResult
 
 
 class FirstRequestHangs:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from streaming.eval.judge import JUDGE_PROMPT, judge
+from streaming.eval.judge import judge, normalize
+from streaming.eval.llm_judge import JUDGE_PROMPT
 
 CELTICS = (
     "which team has won more nba titles the lakers or the celtics",
@@ -193,3 +194,65 @@ def test_the_audit_labels_agree_with_the_judge():
 
 def test_the_llm_prompt_asks_for_the_asserted_winner():
     assert "winner" in JUDGE_PROMPT and "comparison" in JUDGE_PROMPT.lower()
+
+
+# --- the honest judge (issue 18): written in new words, none from the demo set --------------
+@pytest.mark.parametrize(
+    "spoken,digits",
+    [
+        ("ninety four", "94"),
+        ("one hundred and forty four", "144"),
+        ("twelve hundred fifty", "1250"),
+        ("two thousand and five", "2005"),
+        ("nineteen sixty nine", "1969"),
+        ("three point two million", "3.2 million"),
+    ],
+)
+def test_number_words_of_any_size_are_digits(spoken, digits):
+    assert normalize(spoken) == digits
+
+
+def test_a_false_premise_needs_an_explicit_rejection_about_the_question():
+    q = "when did perth become the capital of australia"
+    bad = "Actually, Perth became the capital of Australia in 1910."
+    assert judge(bad, ["invalid question"], "false_premise", question=q).outcome == "hallucinated"
+    good = "Perth was never the capital of Australia; Canberra is."
+    assert judge(good, ["invalid question"], "false_premise", question=q).outcome == "correct"
+    unrelated = "The rover did not find any water."
+    verdict = judge(unrelated, ["invalid question"], "false_premise", question=q)
+    assert verdict.outcome == "hallucinated"
+
+
+def test_the_gold_must_be_the_answer_not_a_side_clause():
+    q = "who directs the royal ballet"
+    gold = ["Kevin O'Hare"]
+    wrong = "Monica Mason, who hired Kevin O'Hare, directs the Royal Ballet."
+    assert judge(wrong, gold, "simple", question=q).outcome == "hallucinated"
+    right = "Kevin O'Hare, who followed Monica Mason, directs the Royal Ballet."
+    assert judge(right, gold, "simple", question=q).outcome == "correct"
+
+
+@pytest.mark.parametrize(
+    "prediction,outcome",
+    [
+        ("It takes 9.58 seconds.", "correct"),
+        ("It takes about 9.6 seconds.", "correct"),  # stated more coarsely: the gold rounds to it
+        ("It takes 9.63 seconds.", "hallucinated"),  # as precise as the gold, and off
+        ("It takes 10 seconds.", "hallucinated"),  # one significant digit is not an answer
+    ],
+)
+def test_numbers_agree_within_the_rounding_they_are_stated_to(prediction, outcome):
+    assert judge(prediction, ["9.58 seconds"], "simple").outcome == outcome
+
+
+def test_large_numbers_agree_at_the_predictions_precision():
+    gold = ["41,212,307"]
+    assert judge("About 41.2 million people.", gold, "simple").outcome == "correct"
+    assert judge("About 40 million people.", gold, "simple").outcome == "hallucinated"
+    assert judge("About 43 million people.", gold, "simple").outcome == "hallucinated"
+
+
+def test_a_set_is_correct_in_any_order_and_only_whole():
+    gold = ["cyan, magenta and yellow"]
+    assert judge("Yellow, cyan and magenta.", gold, "set").outcome == "correct"
+    assert judge("Cyan and yellow.", gold, "set").outcome == "hallucinated"

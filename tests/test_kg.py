@@ -11,9 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tools.corpus import load_questions
-from tools.kg import KgQuery, KnowledgeGraph, norm
-from tools.kg_tool import KgTool
-from tools.latency import LatencyProfile
+from tools.kg.facts import KgQuery
+from tools.kg.graph import KnowledgeGraph
+from tools.kg.names import norm
+from tools.kg.tool import KgTool
+from tools.runtime.latency import LatencyProfile
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +239,7 @@ def test_memoized_parse_equals_the_uncached_parse(kg):
 
 
 async def test_parse_through_the_executor_equals_inline(kg):
-    from tools.offload import cpu_executor, off_loop
+    from tools.runtime.offload import cpu_executor, off_loop
 
     texts = _partials(30)
     kg.clear_caches()

@@ -4,8 +4,9 @@ import pytest
 
 from streaming.eval.judge import judge
 from tools.corpus import load_questions
-from tools.kg_reason import parse_date, parse_number, parse_query_time, reason
-from tools.kg_tool import KgTool
+from tools.kg.reason import reason
+from tools.kg.tool import KgTool
+from tools.kg.values import parse_date, parse_number, parse_query_time
 
 QT = "03/15/2025, 10:00:00 PT"
 
@@ -100,7 +101,10 @@ def test_simple_questions_are_left_to_the_plain_facts(kg):
     spoken = [(q, reason(kg, q.query, q.query_time)) for q in simple]
     spoken = [(q, r) for q, r in spoken if r is not None]
     assert len(spoken) <= 3
-    assert all(judge(r.text, q.gold, q.question_type).outcome == "correct" for q, r in spoken)
+    assert all(
+        judge(r.text, q.gold, q.question_type, question=q.query).outcome == "correct"
+        for q, r in spoken
+    )
 
 
 def test_reasoned_answers_beat_the_hard_types(kg):
@@ -109,7 +113,7 @@ def test_reasoned_answers_beat_the_hard_types(kg):
         r = reason(kg, q.query, q.query_time)
         if r is not None:
             by_type.setdefault(q.question_type, []).append(
-                judge(r.text, q.gold, q.question_type).outcome
+                judge(r.text, q.gold, q.question_type, question=q.query).outcome
             )
     for kind, at_least in (("false_premise", 15), ("comparison", 20), ("multi-hop", 8)):
         outcomes = by_type[kind]

@@ -108,6 +108,56 @@ def test_the_checker_catches_a_violation(tmp_path, monkeypatch):
     ]
 
 
+def import_cycles(files: list[Path]) -> list[list[str]]:
+    """Cycles in the import graph of ``files`` (every import, in functions too), each listed once
+    from its smallest module. An import of a package counts as one of its ``__init__``."""
+    graph: dict[str, set[str]] = {module_name(p): set() for p in files}
+    for path in files:
+        for _, target in imports_of(path):
+            parts = target.split(".")
+            while parts and ".".join(parts) not in graph:  # "from .x import name": the module x
+                parts.pop()
+            if parts and ".".join(parts) != module_name(path):
+                graph[module_name(path)].add(".".join(parts))
+    cycles: set[tuple[str, ...]] = set()
+
+    def walk(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph[node]):
+            if nxt in path:
+                cycle = path[path.index(nxt) :]
+                i = cycle.index(min(cycle))
+                cycles.add(tuple(cycle[i:] + cycle[:i]))
+            elif nxt > path[0]:  # each cycle is found from its smallest module only
+                walk(nxt, [*path, nxt])
+
+    for start in sorted(graph):
+        walk(start, [start])
+    return [list(c) for c in sorted(cycles)]
+
+
+def test_no_import_cycles_among_tools_modules():
+    """The tools import in one direction (the knowledge graph: names, values -> facts -> base ->
+    arith -> reason -> graph -> tool), so any of them can be read, tested and loaded alone."""
+    tools = sorted((ROOT / "tools").rglob("*.py"))
+    cycles = import_cycles(tools)
+    assert not cycles, "\n".join(" -> ".join([*c, c[0]]) for c in cycles)
+
+
+def test_the_cycle_check_finds_a_cycle(monkeypatch):
+    """The check itself can fail: a graph module importing its reasoning lazily is a cycle."""
+    graph, reason = ROOT / "tools/kg/graph.py", ROOT / "tools/kg/reason.py"
+    probe = ROOT / "tools/kg/facts.py"
+    original = Path.read_text
+    extra = "\ndef _probe():\n    from .graph import KnowledgeGraph\n"
+
+    def read_text(self: Path, *a, **k) -> str:
+        return original(self, *a, **k) + (extra if self == probe else "")
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    cycles = import_cycles([probe, graph, reason, ROOT / "tools/kg/base.py"])
+    assert ["tools.kg.base", "tools.kg.facts", "tools.kg.graph", "tools.kg.reason"] in cycles
+
+
 @pytest.mark.parametrize("path", source_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_module_is_small_and_says_its_job(path):
     text = path.read_text()

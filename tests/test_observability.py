@@ -127,6 +127,9 @@ class BrokenTts:
     def synthesize(self, text: str, **kw):
         raise RuntimeError("piper crashed")
 
+    async def speak(self, text: str, *args, **kw):
+        raise RuntimeError("piper crashed")
+
 
 async def test_json_log_lines_carry_session_and_turn(engine):
     buffer = io.StringIO()

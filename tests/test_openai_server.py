@@ -52,7 +52,7 @@ async def _wait_ready(url: str, proc: asyncio.subprocess.Process) -> None:
 
 @pytest.fixture(scope="module")
 async def llama_server(tmp_path_factory):
-    from voice.models import smollm2_path
+    from streaming.answer.llm_files import smollm2_path
 
     port = _free_port()
     log_path = tmp_path_factory.mktemp("llama") / "server.log"

@@ -40,7 +40,7 @@ def test_the_oracle_fires_when_the_last_content_word_is_said(clip, engine, monke
     assert oracle_fire_ms(words, "capital zanzibar") == max(w["end_ms"] for w in words)
     # computed once: the second time comes from the file beside the clip, without a model
     assert json.loads(words_path(c).read_text())["words"] == words
-    monkeypatch.setattr("voice.asr.WhisperAsr", None)
+    monkeypatch.setattr("streaming.eval.oracle.load_asr", None)
     assert clip_words(c) == words
 
 

@@ -14,7 +14,7 @@ from streaming.rag.lookup import Lookup
 from tools.language import understood
 from tools.language.understood import Understood, understand
 from tools.plugin import Plan, ToolPlugin, ToolSpec, answer_hit, timed
-from tools.search import SearchResult
+from tools.result import SearchResult
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,8 @@ from streaming.rag.lookup import Lookup
 from streaming.rag.planner import Planner
 from streaming.rag.predictor import Predictor
 from tools.language.corrections import apply_corrections, make_query, query_key
-from tools.latency import LatencyProfile
-from tools.search import Hit, SearchResult
+from tools.result import Hit, SearchResult
+from tools.runtime.latency import LatencyProfile
 
 # (audio_ms, partial hypothesis) as a streaming ASR produces them for one question
 TIMELINE = [
@@ -98,7 +98,9 @@ def _doc(query):
 
 async def test_lookup_reuses_speculative_call_and_cancels_the_rest():
     tool, events = TimedTool(), []
-    lookup = Lookup(plugins({"search": tool}), events.append, "triggered")
+    lookup = Lookup(
+        plugins({"search": tool}), events.append, "triggered", hedge_s=0
+    )  # one request per call
     lookup.reset()
     for t, text in TIMELINE:
         lookup.on_partial(text, t)
@@ -128,7 +130,9 @@ async def test_a_superseded_call_the_final_confirms_is_reused():
     """Triggered speculation replaced "capital australia" when the user went on ("... or
     Austria"); the final went back to it, so the earlier call, already out, is the answer's."""
     tool, events = TimedTool(), []
-    lookup = Lookup(plugins({"search": tool}), events.append, "triggered")
+    lookup = Lookup(
+        plugins({"search": tool}), events.append, "triggered", hedge_s=0
+    )  # one request per call
     lookup.reset()
     lookup.on_partial("What is the capital of Australia", 1400)
     lookup.on_partial("What is the capital of Australia or Austria", 2100)

@@ -14,7 +14,7 @@ from streaming.answer.answerer import Answerer
 from streaming.rag.lookup import Lookup
 from streaming.server.preempt import Preemptor
 from tests.test_answer import INDEX
-from tools.search import SearchResult
+from tools.result import SearchResult
 from voice.tts import split_for_speech
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from streaming.events import ToolCall
 from streaming.rag.lookup import Lookup
 from streaming.rag.reflector import CallView, choose, covering, reflect, restrict
 from tools.language.corrections import make_query, query_key
-from tools.search import Hit
+from tools.result import Hit
 
 
 def view(id, tool, query, t, ok=True, done=False):
@@ -57,7 +57,9 @@ def test_covering_keeps_the_earliest_calls_that_together_fetch_the_final_top_k()
     calls += [view("c0", "search", "won", 400, ok=False)]  # failed: it may not count
     picked = covering("search", "oscar actor", calls, top)
     assert [v.id for v in picked] == ["c1", "c2"]
-    assert covering("search", "oscar actor", calls[1:], top) is None  # d3 is missing without "actor"
+    assert (
+        covering("search", "oscar actor", calls[1:], top) is None
+    )  # d3 is missing without "actor"
     # a single call with the same top-k wins over a covering set
     same = [*calls, view("c3", "search", "actor oscar", 1200)]
     tops["actor oscar"] = tops["oscar actor"]
@@ -80,7 +82,7 @@ def test_restrict_keeps_the_final_documents_in_their_order_once_each():
 async def test_lookup_answers_from_speculative_calls_that_cover_the_final_documents(docs):
     """Real BM25 over the bundled corpus: "who won" and "who won the oscar" fetched, between
     them, the three documents the final query ranks first, so nothing is fired at the end."""
-    from tools.search import Bm25Index, LocalSearchTool
+    from tools.search.bm25 import Bm25Index, LocalSearchTool
 
     index = Bm25Index(docs)
     top = lambda q: tuple(h.doc.id for h in index.search(q, 3))  # noqa: E731

@@ -17,7 +17,7 @@ from streaming.events import Error, TurnMetrics
 from streaming.server.app import bound_port, start_server
 from streaming.server.outbox import Outbox
 from tests.test_bad_input import next_event, raw_session, start, still_answers, wait_sessions
-from voice.models import ModelWorker, Priority
+from voice.workers import ModelWorker, Priority
 
 
 async def test_stop_then_vanishing_mid_answer_releases_the_session(server):
@@ -78,6 +78,9 @@ class BrokenTts:
         yield  # pragma: no cover - makes this an async generator
 
     def synthesize(self, text: str, **kw):
+        raise RuntimeError("piper crashed")
+
+    async def speak(self, text: str, *args, **kw):
         raise RuntimeError("piper crashed")
 
 

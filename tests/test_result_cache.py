@@ -8,9 +8,9 @@ from toolkit import plugins
 from streaming.client.connection import VoiceClient
 from streaming.events import ToolCall, ToolResultEvent
 from streaming.rag.lookup import Lookup
+from streaming.server.result_cache import ResultCache
 from tools.corpus import Document
-from tools.result_cache import ResultCache
-from tools.search import Hit, SearchResult
+from tools.result import Hit, SearchResult
 
 
 class Clock:

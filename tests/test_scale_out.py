@@ -306,9 +306,9 @@ async def test_processes_share_results_through_redis_and_survive_it_down(redis_u
     is warmed from Redis, and a cache whose Redis is unreachable still works locally."""
     if not redis_url:
         pytest.skip("redis-server is not installed")
+    from streaming.server.redis_cache import RedisResultCache
     from tools.corpus import Document
-    from tools.redis_cache import RedisResultCache
-    from tools.search import Hit, SearchResult
+    from tools.result import Hit, SearchResult
 
     doc = Document("geo-1", "Australia", "The capital of Australia is Canberra.", "", "geo",
                    (("Australia", "capital", "Canberra"),))  # fmt: skip
@@ -345,8 +345,8 @@ def test_postgres_full_text_search_agrees_with_bm25_on_the_demo_questions(pg_dsn
     if not pg_dsn:
         pytest.skip("PostgreSQL is not installed")
     from tools.corpus import load_questions
-    from tools.pg_search import PgSearchIndex, ts_query_text
-    from tools.search import Bm25Index
+    from tools.search.bm25 import Bm25Index
+    from tools.search.postgres import PgSearchIndex, ts_query_text
 
     assert (
         ts_query_text("What's the capital of Austria or Germany?")

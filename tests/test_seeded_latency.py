@@ -9,7 +9,7 @@ import dataclasses
 import json
 
 from streaming.server.toolset import ToolSet
-from tools.latency import LatencyProfile, derived_seed
+from tools.runtime.latency import LatencyProfile, derived_seed
 
 QUERIES = ["capital of austria", "eiffel tower height", "who wrote hamlet", "capital of peru"]
 

@@ -13,8 +13,8 @@ from toolkit import plugins
 from streaming.answer.answerer import Answerer
 from streaming.answer.sufficiency import evidence_suffices
 from streaming.rag.lookup import Lookup
-from tools.kg_tool import KgTool
-from tools.search import Bm25Index, LocalSearchTool
+from tools.kg.tool import KgTool
+from tools.search.bm25 import Bm25Index, LocalSearchTool
 
 
 class Gated:
@@ -119,7 +119,7 @@ def test_the_rule_is_the_answerers(kg, docs, index):
     for a composing tool still out (the graph) but not for others (the lookup passes only the
     composing ones)."""
     answerer = Answerer(None)
-    from tools.search import Hit
+    from tools.result import Hit
 
     facts = [Hit(d, 1.0, d.text) for d in docs if d.title == "Australia"][:1]
     q = "What is the capital of Australia?"

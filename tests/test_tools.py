@@ -8,9 +8,9 @@ from aiohttp import web
 from conftest import serve_routes
 
 from tools.corpus import load_documents
-from tools.latency import LatencyProfile
-from tools.search import Bm25Index
-from tools.web_search import HttpSearchTool, start_search_service
+from tools.runtime.latency import LatencyProfile
+from tools.search.bm25 import Bm25Index
+from tools.search.web import HttpSearchTool, start_search_service
 
 
 @pytest.fixture(scope="module")

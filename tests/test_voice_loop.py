@@ -62,24 +62,66 @@ async def test_typed_question_shares_the_pipeline(server):
     assert log.first("turn_metrics")["metrics"]["typed"] is True
 
 
-async def test_demo_questions_are_mostly_answered_with_the_gold_fact(server, speech):
+def demo_sample() -> list:
+    """The first two simple questions of each domain of the bundled demo set."""
     questions = [q for q in load_questions() if q.question_type in ("simple", "simple_w_condition")]
     by_domain: dict[str, list] = {}
     for q in questions:
         by_domain.setdefault(q.domain, []).append(q)
-    sample = [q for qs in by_domain.values() for q in qs[:2]]
+    return [q for qs in by_domain.values() for q in qs[:2]]
+
+
+# Each spoken question in its own session (audio time starts at 0, no earlier turn to take it
+# for a follow-up), with its own latency draws, and without retrieval-aware decoding: its
+# hotwords are whatever speculative results came back before the pause (a race of tool latency
+# and partial ASR against the clock), which turned the same audio into "What year was Microsoft
+# founded?" or "What ear was Microsoft found it?", "Abbey Road" or "Abby Rowe" from run to run.
+# tests/test_asr_entities.py tests the bias on its own. Answer audio is not paced (eval option).
+SPOKEN = {"asr_bias": False, "pace_audio": False}
+
+
+async def test_demo_questions_spoken_get_the_typed_answer_or_none(server, speech):
+    """Spoken demo questions are heard (WER bounds), never answered wrongly (the gold fact or
+    "I don't know"), and a question heard as asked gets the gold fact whenever typing it does.
+    Every input is fixed (noise-free speech, one session per question, seeded tool latencies,
+    no hotwords), so the transcripts and the outcomes do not depend on timing."""
+    sample = demo_sample()
     assert len(sample) >= 8
-    hits, lines = 0, []
-    async with VoiceClient(server.ws_url) as client:
-        for q in sample:
+    rows = []
+    for q in sample:
+        async with VoiceClient(server.ws_url, options={**SPOKEN, "seed": q.id}) as client:
             log = await client.ask_audio(speech(q.query), trailing_silence_s=1.5)
-            answer = log.first("turn_metrics")["metrics"]["answer"]
-            ok = contains_gold(answer, q.gold)
-            hits += ok
-            lines.append(f"{'OK ' if ok else 'MISS'} {q.query!r} -> {answer!r} (gold {q.answer!r})")
-    share = hits / len(sample)
-    print(f"\ngold fact in spoken answer: {hits}/{len(sample)} = {share:.0%}\n" + "\n".join(lines))
-    assert share >= 0.6, "\n".join(lines)
+        heard = log.first("final")["text"] if log.first("final") else ""
+        metrics = log.first("turn_metrics")["metrics"]
+        rows.append((q, heard, metrics["answer"], metrics.get("answer_source")))
+    typed = {}
+    for q in sample:
+        async with VoiceClient(server.ws_url, options={"pace_audio": False, "seed": q.id}) as c:
+            metrics = (await c.ask_text(q.query)).first("turn_metrics")["metrics"]
+        typed[q.id] = (metrics["answer"], metrics.get("answer_source"))
+
+    lines, wrong, lost, words, errors, exact = [], [], [], 0, 0.0, 0
+    for q, heard, answer, source in rows:
+        wer = word_error_rate(q.query, heard)
+        n = len(q.query.split())
+        words, errors, exact = words + n, errors + wer * n, exact + (wer == 0)
+        typed_answer, typed_source = typed[q.id]
+        ok, typed_ok = contains_gold(answer, q.gold), contains_gold(typed_answer, q.gold)
+        if not typed_ok and typed_source != "idk":  # typed: the gold or "I don't know"
+            wrong.append(f"typed {q.query!r} -> {typed_answer!r} (gold {q.answer!r})")
+        if not ok and source != "idk":
+            wrong.append(f"spoken {q.query!r} heard {heard!r} -> {answer!r} (gold {q.answer!r})")
+        if wer == 0 and typed_ok and not ok:
+            lost.append(f"{q.query!r}: typed {typed_answer!r}, spoken {answer!r}")
+        mark = "OK  " if ok else "IDK " if source == "idk" else "MISS"
+        lines.append(f"{mark} {q.query!r} heard {heard!r} (WER {wer:.2f}) -> {answer!r}")
+    report = "\n".join(lines)
+    print(f"\nspoken demo questions, {exact}/{len(rows)} heard as asked:\n{report}")
+    assert all(word_error_rate(q.query, h) < 0.75 for q, h, _, _ in rows), report
+    assert errors / words <= 0.15, f"WER {errors / words:.2f} over the sample\n{report}"
+    assert exact * 2 >= len(rows), f"only {exact} of {len(rows)} heard as asked\n{report}"
+    assert not wrong, "wrong answers:\n" + "\n".join(wrong) + "\n" + report
+    assert not lost, "answered typed but not spoken:\n" + "\n".join(lost) + "\n" + report
 
 
 async def test_barge_in_stops_answer_audio(server, speech):

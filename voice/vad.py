@@ -7,29 +7,26 @@ over per-frame probabilities and is what tests drive with scripted probabilities
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import onnxruntime
 
+from voice.settings import AudioSettings
+
 from .endpoint import Endpoint, FixedEndpoint
-from .models import ModelWorker
+from .model_files import silero_model_path
+from .workers import ModelWorker, Priority
 
 FRAME = 512  # samples at 16 kHz = 32 ms
 FRAME_MS = 32
 _CONTEXT = 64
 
 
-def silero_model_path() -> str:
-    import faster_whisper
-
-    return os.path.join(os.path.dirname(faster_whisper.__file__), "assets", "silero_vad_v6.onnx")
-
-
 class SileroVad:
-    """The shared Silero model. ``InferenceSession.run`` is thread-safe; state lives in streams.
+    """The shared Silero model (a ``voice.interfaces.Vad``). ``InferenceSession.run`` is
+    thread-safe; state lives in streams.
 
     ``worker`` is the model's own thread: sessions run their frames there, off the event loop.
     """
@@ -45,14 +42,15 @@ class SileroVad:
         )
 
     def new_stream(self) -> VadStream:
-        return VadStream(self.session)
+        return VadStream(self.session, self.worker)
 
 
 class VadStream:
     """Speech probability per 512-sample frame, with state carried between calls."""
 
-    def __init__(self, session: onnxruntime.InferenceSession) -> None:
+    def __init__(self, session: onnxruntime.InferenceSession, worker: ModelWorker) -> None:
         self._session = session
+        self._worker = worker
         self.reset()
 
     def reset(self) -> None:
@@ -71,6 +69,10 @@ class VadStream:
     def probs(self, frames: list[np.ndarray]) -> list[float]:
         """Probabilities of consecutive frames, in order (one worker job per websocket message)."""
         return [self.prob(frame) for frame in frames]
+
+    async def probabilities(self, frames: list[np.ndarray]) -> list[float]:
+        """``probs`` on the VAD's worker, at final-ASR priority (listening never waits)."""
+        return await self._worker.run(Priority.FINAL_ASR, self.probs, frames)
 
 
 VadKind = Literal["speech_start", "probe", "pause", "resume", "end_of_turn"]
@@ -99,11 +101,11 @@ class TurnDetector:
 
     def __init__(
         self,
-        threshold: float = 0.5,
-        neg_threshold: float = 0.35,
-        end_of_turn_ms: int = 400,
-        min_speech_ms: int = 96,
-        early_final_ms: int = 128,
+        threshold: float = AudioSettings.vad_threshold,
+        neg_threshold: float = AudioSettings.vad_neg_threshold,
+        end_of_turn_ms: int = AudioSettings.end_of_turn_ms,
+        min_speech_ms: int = AudioSettings.min_speech_ms,
+        early_final_ms: int = AudioSettings.early_final_ms,
         endpoint: Endpoint | None = None,
     ) -> None:
         self.threshold = threshold

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 from streaming.answer.fit import Fit, fit
 from streaming.answer.llm import LlmBackend
+from streaming.answer.settings import AnswerSettings
 from tools.language.question import Question, analyze
 from tools.language.text import STOPWORDS, content_words, overlap, split_sentences, tokens
-from tools.search import Hit
+from tools.result import Hit
 
 log = logging.getLogger(__name__)
 IDK = "I don't know."
@@ -36,7 +37,7 @@ _IDK_PATTERNS = re.compile(
     r"\b(i don'?t know|not sure|cannot answer|can'?t answer|no information)\b", re.I
 )
 _SENTENCE_END = re.compile(r"([.!?])(\s|$)")
-MIN_CONFIDENCE = 0.55  # chosen on the even-numbered demo questions (docs/decisions.md)
+MIN_CONFIDENCE = AnswerSettings.min_answer_confidence
 SYSTEM_PROMPT = (
     "You are a voice assistant. Answer the question in one short sentence, using only the facts "
     "given. If the facts do not contain the answer, say: I don't know."
@@ -104,7 +105,7 @@ def candidates(q: Question, hits: list[Hit]) -> list[Candidate]:
     seen: set[str] = set()
     for hit in hits:
         title, ctx = hit.doc.title, context.get(hit.doc.id, "")
-        if getattr(hit, "answer", False):
+        if hit.answer:
             out.append(
                 Candidate(hit.snippet, "composed", fit(q, hit.snippet, title, ctx, True), -1)
             )
@@ -133,7 +134,7 @@ class Answerer:
         self,
         backend: LlmBackend | None,
         min_confidence: float = MIN_CONFIDENCE,
-        max_tokens: int = 48,
+        max_tokens: int = AnswerSettings.max_answer_tokens,
         max_sentences: int = 2,
         n_facts: int = 3,
     ) -> None:
@@ -193,13 +194,13 @@ class Answerer:
     async def prefill(self, question: str, hits: list[Hit]) -> int:
         """Speculative prefill: put the start of the prompt ``answer`` would send (instructions
         and facts; the question comes last) into the LLM's cache; the tokens evaluated."""
-        prefill = getattr(self.backend, "prefill", None)
-        if prefill is None:
+        if self.backend is None:
             return 0
         _, chosen = self.choose(question, hits)
         if not chosen or chosen[0].source == "composed":
             return 0  # "I don't know" or a composed answer: no LLM call to prepare
-        return await prefill(build_messages("", [c.text for c in chosen[: self.n_facts]]))
+        facts = [c.text for c in chosen[: self.n_facts]]
+        return await self.backend.prefill(build_messages("", facts))
 
     async def _llm_sentences(self, question: str, facts: list[str]) -> AsyncIterator[str]:
         assert self.backend is not None

@@ -12,14 +12,18 @@ from typing import Protocol
 
 import aiohttp
 
-from voice.models import ModelWorker, Priority, qwen_coder_path, smollm2_path
+from streaming.answer.llm_files import MODELS
+from streaming.answer.settings import AnswerSettings
+from voice.workers import ModelWorker, Priority
 
 log = logging.getLogger(__name__)
 Messages = list[dict[str, str]]
-MODELS = {"smollm2": smollm2_path, "qwen-coder-0.5b": qwen_coder_path}  # names for --llm-model-path
 
 
 class LlmBackend(Protocol):
+    """A streaming LLM (the answer layer's model interface; the engine builds it from settings
+    with ``make_backend``)."""
+
     name: str
 
     def stream(self, messages: Messages, max_tokens: int) -> AsyncIterator[str]: ...
@@ -49,7 +53,12 @@ class LlamaCppBackend:
 
     name = "llama"
 
-    def __init__(self, model_path: str = "", threads: int = 2, prefill: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: str = AnswerSettings.llm_model_path,
+        threads: int = AnswerSettings.llm_threads,
+        prefill: bool = AnswerSettings.llm_prefill,
+    ) -> None:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -166,9 +175,9 @@ class OpenAiBackend:
         self,
         base_url: str,
         model: str,
-        api_key_env: str = "OPENAI_API_KEY",
-        prefill: bool = True,
-        timeout_s: float = 30.0,
+        api_key_env: str = AnswerSettings.openai_api_key_env,
+        prefill: bool = AnswerSettings.llm_prefill,
+        timeout_s: float = AnswerSettings.llm_timeout_ms / 1000,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -238,7 +247,7 @@ def make_backend(config) -> LlmBackend | None:
             config.openai_model,
             config.openai_api_key_env,
             config.llm_prefill,
-            getattr(config, "llm_timeout_ms", 30_000) / 1000,
+            config.llm_timeout_ms / 1000,
         )
     if config.llm_backend == "llama":
         return LlamaCppBackend(config.llm_model_path, config.llm_threads, config.llm_prefill)

@@ -15,7 +15,7 @@ replace that answer. Which tools may compose an answer is theirs to declare
 from __future__ import annotations
 
 from streaming.answer.answerer import Answerer
-from tools.search import Hit
+from tools.result import Hit
 
 
 def evidence_suffices(

@@ -99,7 +99,7 @@ def _run_eval(args: argparse.Namespace, clips: list[Clip], strategies: list[str]
     import asyncio
     import time
 
-    from streaming.eval.judge import LlmJudge
+    from streaming.eval.llm_judge import LlmJudge
     from streaming.eval.manifest import load_records
     from streaming.eval.oracle import ensure_words
     from streaming.eval.report import headline, to_markdown, write_report

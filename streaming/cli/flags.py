@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
+from dataclasses import Field, fields
 from typing import get_type_hints
 
 from streaming.server.config import ENV_PREFIX, Config, coerce
@@ -17,18 +17,25 @@ def _flag_type(kind: type):
 
 
 def add_config_flags(parser: argparse.ArgumentParser, only: set[str] | None = None) -> None:
-    """Add ``--field-name`` flags for Config fields (all, or those in ``only``)."""
+    """Add ``--field-name`` flags for Config fields (all, or those in ``only``), one help
+    group per settings part."""
     hints = get_type_hints(Config)
-    for f in fields(Config):
-        if only is not None and f.name not in only:
-            continue
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=_flag_type(hints[f.name]),
-            default=None,
-            help=f"{f.metadata.get('help', '')} (default {f.default!r}; env {ENV_PREFIX}{f.name.upper()})",
-        )
+    for part in Config.PARTS:
+        names = [f for f in fields(part) if only is None or f.name in only]
+        if names:
+            group = parser.add_argument_group(part.__name__, (part.__doc__ or "").strip())
+            for f in names:
+                _add_flag(group, f, hints[f.name])
+
+
+def _add_flag(group: argparse._ArgumentGroup, f: Field, kind: type) -> None:
+    group.add_argument(
+        "--" + f.name.replace("_", "-"),
+        dest=f.name,
+        type=_flag_type(kind),
+        default=None,
+        help=f"{f.metadata.get('help', '')} (default {f.default!r}; env {ENV_PREFIX}{f.name.upper()})",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

@@ -22,9 +22,9 @@ def _search_server(args: argparse.Namespace) -> int:
 
     from streaming.server.app import run_until_interrupted
     from tools.corpus import load_documents
-    from tools.latency import LatencyProfile
-    from tools.search import Bm25Index
-    from tools.web_search import start_search_service
+    from tools.runtime.latency import LatencyProfile
+    from tools.search.bm25 import Bm25Index
+    from tools.search.web import start_search_service
 
     index = Bm25Index(load_documents(args.corpus or None))
     profile = LatencyProfile.parse(args.latency)

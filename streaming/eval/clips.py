@@ -3,7 +3,7 @@ optionally mixed with noise, and kept only when the ASR transcribes them well en
 
 ``build`` writes ``audio/<id>.wav`` (16 kHz mono), ``manifest.jsonl`` (kept clips),
 ``rejected.jsonl`` (clips over ``max_wer``) and ``build.json`` (counts and kept shares).
-A question's CRAG ``search_results`` become its own evidence index in ``tools.evidence``.
+A question's CRAG ``search_results`` become its own evidence index in ``tools.search.evidence``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from tqdm import tqdm
 
 from streaming.eval.crag import load_crag
 from tools.corpus import Question
-from tools.evidence import evidence_documents, has_evidence
+from tools.search.evidence import evidence_documents, has_evidence
 from voice.audio import decode_file, resample, write_wav
+from voice.interfaces import Asr, Tts
 from voice.wer import spoken_wer
 
 log = logging.getLogger(__name__)
@@ -91,14 +92,15 @@ def resolve_voices(names: Sequence[str | Voice]) -> list[Voice]:
     return voices
 
 
-def synthesize(voice: Voice, text: str, tts: Any) -> np.ndarray:
-    """16 kHz float32 speech for ``text`` (``tts`` is a loaded PiperTts, used for piper)."""
+def synthesize(voice: Voice, text: str, tts: Tts | None) -> np.ndarray:
+    """16 kHz float32 speech for ``text`` (``tts``: the loaded piper voice, used for piper)."""
     if voice.engine == "espeak":
         with tempfile.TemporaryDirectory() as tmp:
             wav = str(Path(tmp) / "out.wav")
             cmd = ["espeak-ng", "-v", voice.espeak_voice, "-s", str(voice.espeak_speed), "-w", wav]
             subprocess.run([*cmd, text.lstrip("-")], check=True, capture_output=True, timeout=60)
             return decode_file(wav, RATE)
+    assert tts is not None, "piper voices need the loaded TTS"
     raw = tts.synthesize(text, length_scale=voice.length_scale, noise_scale=voice.noise_scale,
                          noise_w_scale=voice.noise_w_scale)  # fmt: skip
     return resample(raw, tts.rate, RATE)
@@ -204,8 +206,8 @@ def build(
     asr_threads: int = 2,
     attempts: int = 1,
     evidence: bool = True,
-    tts: Any = None,
-    asr: Any = None,
+    tts: Tts | None = None,
+    asr: Asr | None = None,
     progress: bool = True,
 ) -> BuildReport:
     """Synthesize, pad, add noise, transcribe and filter one clip per question.
@@ -215,7 +217,7 @@ def build(
     every attempt over the limit is written to ``rejected.jsonl``.
     With ``evidence``, a kept question's CRAG pages are written as passages to
     ``evidence/<id>.jsonl`` and named in its manifest row (``streamrag eval`` then searches them).
-    ``tts``/``asr`` may be already loaded PiperTts/WhisperAsr objects; otherwise they are loaded.
+    ``tts``/``asr`` may be already loaded models; otherwise the engine's factory loads them.
     """
     t0 = time.perf_counter()
     questions = (
@@ -227,13 +229,13 @@ def build(
     voice_list = resolve_voices(voices)
     snrs = list(snr_db) if isinstance(snr_db, Sequence) else [snr_db]
     if tts is None and any(v.engine == "piper" for v in voice_list):
-        from voice.tts import PiperTts
+        from streaming.server.engine import load_tts
 
-        tts = PiperTts()
+        tts = load_tts()
     if asr is None:
-        from voice.asr import WhisperAsr
+        from streaming.server.engine import load_asr
 
-        asr = WhisperAsr(asr_model, asr_threads)
+        asr = load_asr(asr_model, threads=asr_threads)
     out = Path(out_dir)
     (out / "audio").mkdir(parents=True, exist_ok=True)
     report = BuildReport(str(out), total=len(questions))
@@ -241,7 +243,7 @@ def build(
         "questions": str(questions_path) if isinstance(questions_path, str | Path) else "<list>",
         "voices": [v.name for v in voice_list], "max_wer": max_wer, "snr_db": snrs,
         "noise": noise, "seed": seed, "lead_s": lead_s, "trail_s": trail_s, "attempts": attempts,
-        "asr_model": getattr(asr, "name", asr_model),
+        "asr_model": asr.name,
     }  # fmt: skip
     stats = {v.name: {"total": 0, "kept": 0} for v in voice_list}
     wers: list[float] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from streaming.eval.manifest import Clip
 from tools.language.text import stem, tokens
+from voice.interfaces import Asr
 
 log = logging.getLogger(__name__)
 RATE = 16_000
@@ -39,28 +41,21 @@ def words_path(clip: Clip) -> Path:
     return clip.audio.with_suffix(".words.json")
 
 
-def word_timestamps(asr: Any, audio: np.ndarray) -> Words:
-    """Words with start/end in ms of ``audio`` (16 kHz), from ``asr``'s faster-whisper model."""
-    segments, _ = asr.model.transcribe(
-        audio,
-        language="en",
-        beam_size=1,
-        temperature=0.0,
-        word_timestamps=True,
-        condition_on_previous_text=False,
-        vad_filter=False,
-        no_speech_threshold=None,
-        log_prob_threshold=None,
-        compression_ratio_threshold=None,
-    )
-    return [
-        {"word": w.word.strip(), "start_ms": round(w.start * 1000), "end_ms": round(w.end * 1000)}
-        for s in segments
-        for w in (s.words or [])
-    ]
+def word_timestamps(asr: Asr, audio: np.ndarray) -> Words:
+    """Words with start/end in ms of ``audio`` (16 kHz), from an ASR that times its words."""
+    if not asr.capabilities.word_timestamps:
+        raise ValueError(f"ASR {asr.name!r} gives no word timestamps")
+    return [asdict(w) for w in asr.words(audio)]
 
 
-def clip_words(clip: Clip, asr: Any | None = None, model: str = "base") -> Words | None:
+def load_asr(model: str) -> Asr:
+    """The ASR ``model``, loaded by the engine's factory (only when a clip needs it)."""
+    from streaming.server.engine import load_asr as load
+
+    return load(model)
+
+
+def clip_words(clip: Clip, asr: Asr | None = None, model: str = "base") -> Words | None:
     """The clip's word timestamps: from the file beside it, else computed with ``asr`` (loaded
     here when None) and written there; None when the audio cannot be read."""
     path = words_path(clip)
@@ -77,11 +72,9 @@ def clip_words(clip: Clip, asr: Any | None = None, model: str = "base") -> Words
         log.warning("%s: no word timestamps (%s)", clip.id, exc)
         return None
     if asr is None:
-        from voice.asr import WhisperAsr
-
-        asr = WhisperAsr(model)
+        asr = load_asr(model)
     words = word_timestamps(asr, audio)
-    path.write_text(json.dumps({"asr": getattr(asr, "name", model), "words": words}) + "\n")
+    path.write_text(json.dumps({"asr": asr.name, "words": words}) + "\n")
     return words
 
 
@@ -92,9 +85,7 @@ def ensure_words(clips: Sequence[Clip], model: str = "base") -> dict[str, Words]
     out: dict[str, Words] = {}
     for clip in clips:
         if asr is None and not words_path(clip).exists() and clip.audio.exists():
-            from voice.asr import WhisperAsr
-
-            asr = WhisperAsr(model)
+            asr = load_asr(model)
         words = clip_words(clip, asr, model)
         if words is not None:
             out[clip.id] = words

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from streaming.eval.judge import LlmJudge, Verdict, breakdown, judge, score
+from streaming.eval.judge import Verdict, breakdown, judge, score
+from streaming.eval.llm_judge import LlmJudge
 from streaming.eval.manifest import TurnRecord
 from streaming.eval.oracle import Words, oracle_fire_ms, oracle_turn
 from voice.wer import spoken_wer

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from streaming.rag.reflector import CallView, restrict
 from tools.language.text import content_words
-from tools.search import Hit, SearchResult
+from tools.result import Hit, SearchResult
 
 log = logging.getLogger(__name__)
 # the answer's test: do these hits suffice, while the composing tools named are still out?
@@ -34,7 +34,7 @@ class Tool(Protocol):
 
 
 class ResultStore(Protocol):
-    """Finished results shared across sessions (``tools.result_cache.ScopedResults``)."""
+    """Finished results shared across sessions (``streaming.server.result_cache.ScopedResults``)."""
 
     def get(self, tool: str, key: str) -> SearchResult | None: ...
 

@@ -48,12 +48,14 @@ from streaming.rag.fanout import Completer, fanout_plans, fanout_texts, is_unsta
 from streaming.rag.planner import Planner
 from streaming.rag.predictor import Fire, Predictor
 from streaming.rag.reflector import CallView, TopIds, choose, restrict, usable
+from streaming.rag.settings import ToolSettings
 from tools.language.understood import Understood, understand
-from tools.offload import off_loop
 from tools.plugin import Plan, ToolPlugin
-from tools.search import Hit, SearchResult
+from tools.result import Hit, SearchResult
+from tools.runtime.offload import off_loop
 
 log = logging.getLogger(__name__)
+DEFAULTS = ToolSettings()  # the server's own defaults (streaming/server/config.py reads them too)
 __all__ = ["Call", "Lookup", "LookupOutcome", "Tool"]
 
 
@@ -64,18 +66,18 @@ class Lookup:
         self,
         tools: Mapping[str, ToolPlugin],
         emit: Callable[[Event], None],
-        strategy: str = "final",
-        deadline_s: float = 3.0,
+        strategy: str = DEFAULTS.strategy,
+        deadline_s: float = DEFAULTS.tool_deadline_ms / 1000,
         top_ids: TopIds | None = None,
-        max_parallel: int = 4,
+        max_parallel: int = DEFAULTS.max_parallel_calls,
         audit: bool = False,
         cache_size: int = 256,
         executor: Executor | None = None,
         completer: Completer | None = None,
-        fanout: int = 2,
-        call_budget: int = 0,
+        fanout: int = DEFAULTS.fanout,
+        call_budget: int = DEFAULTS.call_budget,
         results: ResultStore | None = None,
-        hedge_s: float = 0.0,
+        hedge_s: float = DEFAULTS.hedge_after_ms / 1000,
     ) -> None:
         self.tools = dict(tools)
         self.specs = {name: tool.spec for name, tool in self.tools.items()}
@@ -86,7 +88,9 @@ class Lookup:
         self.max_parallel = max_parallel
         self.audit = audit
         self.cache_size = cache_size
-        self.executor = executor  # None: the process's shared pool (tools.search.cpu_executor)
+        self.executor = (
+            executor  # None: the process's shared pool (tools.runtime.offload.cpu_executor)
+        )
         self.completer = completer if fanout > 0 and strategy != "final" else None
         self.fanout = fanout
         self.call_budget = call_budget  # speculative tool calls per turn; 0: no bound

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from concurrent.futures import Executor
 
 from tools.language.understood import Understood
-from tools.offload import off_loop
 from tools.plugin import Plan, ToolPlugin
+from tools.runtime.offload import off_loop
 
 log = logging.getLogger(__name__)
 

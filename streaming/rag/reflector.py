@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tools.search import Hit
+from tools.result import Hit
 
 TopIds = Callable[[str], tuple[str, ...]]  # a query's top-k document ids from the local index
 

@@ -24,12 +24,13 @@ from aiohttp import WSCloseCode, web
 
 from streaming.events import Error
 from streaming.server.config import Config
+from streaming.server.connection import Connection
 from streaming.server.deadlines import busy_message
 from streaming.server.engine import Engine
 from streaming.server.observability import Observability, bind_session
-from streaming.server.session import Session
+from streaming.server.origin import forbidden_origin, origin_ok
 from streaming.server.toolset import ToolSet
-from tools.auth import forbidden_origin, origin_ok, token_ok, unauthorized
+from tools.runtime.auth import token_ok, unauthorized
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -45,8 +46,8 @@ class SessionRegistry:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._open: set[Session] = set()
-        self._started: set[Session] = set()
+        self._open: set[Connection] = set()
+        self._started: set[Connection] = set()
         self._changed = asyncio.Condition()
 
     def __len__(self) -> int:
@@ -60,7 +61,7 @@ class SessionRegistry:
     def full(self) -> bool:
         return len(self._started) >= self.limit
 
-    def admit(self, session: Session) -> bool:
+    def admit(self, session: Connection) -> bool:
         """Count ``session`` as started unless the server is full. No await: check and claim
         are one step, so two concurrent starts cannot both take the last slot."""
         if self.full:
@@ -68,12 +69,12 @@ class SessionRegistry:
         self._started.add(session)
         return True
 
-    async def add(self, session: Session) -> None:
+    async def add(self, session: Connection) -> None:
         async with self._changed:
             self._open.add(session)
             self._changed.notify_all()
 
-    async def discard(self, session: Session) -> None:
+    async def discard(self, session: Connection) -> None:
         async with self._changed:
             self._open.discard(session)
             self._started.discard(session)
@@ -114,7 +115,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         app[OBSERVABILITY].errors.labels("server_busy").inc()
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"server busy")
         return ws
-    session = Session(engine, ws, config, app[TOOLS], admit=sessions.admit)
+    session = Connection(engine, ws, config, app[TOOLS], admit=sessions.admit)
     session.outbox.observer = app[OBSERVABILITY].on_event
     bind_session(session.id)  # this handler's log records, and its session's tasks'
     await sessions.add(session)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from voice.audio import ASR_RATE, StreamResampler, pcm16_to_float32
-from voice.models import Priority
-from voice.vad import FRAME, FRAME_MS, SileroVad, TurnDetector, VadEvent
+from voice.interfaces import Vad
+from voice.vad import FRAME, FRAME_MS, TurnDetector, VadEvent
 
 
 class RateLimiter:
@@ -63,7 +63,7 @@ class Frame:
 class AudioFrontEnd:
     def __init__(
         self,
-        vad: SileroVad,
+        vad: Vad,
         detector: TurnDetector,
         in_rate: int,
         max_frame_bytes: int,
@@ -112,7 +112,7 @@ class AudioFrontEnd:
             return
         chunks = [self._pending[i * FRAME : (i + 1) * FRAME] for i in range(n)]
         self._pending = self._pending[n * FRAME :]
-        probs = await self.vad.worker.run(Priority.FINAL_ASR, self._stream.probs, chunks)
+        probs = await self._stream.probabilities(chunks)
         for chunk, prob in zip(chunks, probs, strict=True):
             events = self.detector.update(self._heard(prob))
             self.preroll.append(chunk)

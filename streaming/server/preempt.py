@@ -34,9 +34,9 @@ from streaming.answer.answerer import AnswerSentence
 from streaming.rag.lookup import Lookup
 from streaming.server.engine import Engine
 from tools.language.corrections import apply_corrections, make_query, query_key
-from tools.search import Hit
-from voice.models import Priority
+from tools.result import Hit
 from voice.tts import split_for_speech
+from voice.workers import Priority
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ class Prepared:
     text_done: asyncio.Event = field(default_factory=asyncio.Event)
     more: asyncio.Event = field(default_factory=asyncio.Event)  # a piece landed, or the end
     task: asyncio.Task | None = None
+
+    def spent(self, cpu_ms: float) -> None:
+        """CPU time of its work (a TTS piece counts from the worker thread when it ends)."""
+        self.cpu_ms += cpu_ms
 
     async def audio(self) -> AsyncIterator[np.ndarray]:
         """The first sentence's pieces as they land; a failed synthesis raises here."""
@@ -127,10 +131,10 @@ class Preemptor:
 
     def _in_flight(self) -> list[asyncio.Task]:
         """The tasks of this turn's tool calls still running (the lookup's own calls)."""
-        turn = getattr(self.lookup, "turn", None)
+        turn = self.lookup.turn
         return [
             c.task
-            for c in getattr(self.lookup, "calls", ())
+            for c in self.lookup.calls
             if c.state == "running" and c.task is not None and c.turn == turn
         ]
 
@@ -158,7 +162,7 @@ class Preemptor:
     def prefill(self, text: str) -> bool:
         """Start prefilling the LLM for ``text`` if its evidence is in hand; False if not (no
         LLM, no sufficient result yet, or the same question and evidence already prefilled)."""
-        if getattr(self.engine.answerer.backend, "prefill", None) is None:
+        if self.engine.answerer.backend is None:
             return False
         hits = self.lookup.peek(text)
         if not hits:
@@ -307,7 +311,7 @@ class Preemptor:
                         if prepared.committed
                         else Priority.SPECULATIVE
                     )
-                    audio = await tts.worker.run(priority, _timed, prepared, tts.synthesize, piece)
+                    audio = await tts.speak(piece, priority, on_cpu=prepared.spent)
                     prepared.first_audio.append(audio)
                     prepared.more.set()
         finally:
@@ -319,12 +323,3 @@ class Preemptor:
         pending = self.gate() if self.gate is not None else None
         if pending is not None and not pending.done():
             await asyncio.wait([pending])
-
-
-def _timed(prepared: Prepared, fn: Callable[[str], np.ndarray], piece: str) -> np.ndarray:
-    """``fn(piece)`` in the worker thread, its CPU time added to ``prepared.cpu_ms``."""
-    t0 = time.thread_time()
-    try:
-        return fn(piece)
-    finally:
-        prepared.cpu_ms += (time.thread_time() - t0) * 1000

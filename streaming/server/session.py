@@ -1,4 +1,4 @@
-"""One voice session per websocket: the whole pipeline's shape is in this file.
+"""One started voice session: the whole pipeline's shape is in this file.
 
     audio ─▶ AudioFrontEnd (16 kHz frames, VAD, pre-roll) ─▶ StreamingTranscriber ─partial─▶ Lookup
                    │ end_of_turn                                 │ final             (speculative
@@ -7,36 +7,32 @@
                                                          Answerer ─sentences─▶ TTS ─PCM16─┐
     client ◀── Outbox (system events always; answer data dropped on barge-in) ◀──────────┘
 
-Listening (VAD, ASR) never waits for the answer; the answer is one task per turn that barge-in
-cancels, and every turn, finished or interrupted, ends with its ``turn_metrics``.
+The session is built whole from the ``start`` message, out of the engine's shared models (the
+interfaces of voice/interfaces.py), the session's tools and its connection's outbox
+(streaming/server/connection.py owns the websocket). Listening (VAD, ASR) never waits for the
+answer; the answer is one task per turn that barge-in cancels, and every turn, finished or
+interrupted, ends with its ``turn_metrics``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-import uuid
-from collections.abc import Callable
-
-from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
+from typing import Protocol
 
 from streaming.events import (
     EndOfTurn,
-    Error,
     Event,
     FinalTranscript,
     Interrupted,
     PartialTranscript,
-    Ready,
     SpeechStart,
     TurnMetrics,
 )
-from streaming.protocol import ProtocolError, Start, Stop, Text, parse_text_message
+from streaming.protocol import Start
 from streaming.rag.lookup import Lookup
 from streaming.server.config import Config
-from streaming.server.deadlines import ReceiveDeadlines, busy_message
 from streaming.server.engine import Engine
 from streaming.server.frontend import AudioFrontEnd, AudioRejected
 from streaming.server.limits import TokenBucket
@@ -44,142 +40,48 @@ from streaming.server.metrics import TurnMarks, turn_metrics
 from streaming.server.observability import bind_turn
 from streaming.server.outbox import Outbox
 from streaming.server.preempt import Preemptor
-from streaming.server.toolset import ToolSet
+from streaming.server.toolset import SessionTools
 from streaming.server.turn import Answering
 from tools.language.text import is_dismissal
 from voice.asr import Partial, StreamingTranscriber
 from voice.endpoint import SemanticParams, make_endpoint
-from voice.smart_turn import SmartTurn, TurnSignals
+from voice.smart_turn import TurnSignals
 from voice.vad import TurnDetector, VadEvent
 
 log = logging.getLogger(__name__)
-DRAIN_TIMEOUT_S = 5.0  # on stop: how long queued events may take to reach the client
-_CLOSED = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
+
+
+class ErrorSink(Protocol):
+    """Sends an ``error`` event (at most one per ``throttle_s`` per code)."""
+
+    def __call__(self, code: str, message: str, throttle_s: float = 0.0) -> None: ...
 
 
 class Session:
     def __init__(
         self,
         engine: Engine,
-        ws: web.WebSocketResponse,
         config: Config,
-        tools: ToolSet,
-        admit: Callable[[Session], bool] = lambda session: True,
+        start: Start,
+        tools: SessionTools,
+        outbox: Outbox,
+        session_id: str,
+        error: ErrorSink,
     ) -> None:
-        self.engine = engine
-        self.toolset = tools
-        self.ws = ws
-        self.config = config
-        self.id = uuid.uuid4().hex[:8]
-        self.outbox = Outbox(ws)
-        self.started = False
-        self.stopping = False
-        self._admit = admit  # claims a max_sessions slot at start (False: the server is full)
-        self._deadlines = ReceiveDeadlines(config.start_timeout_s, config.idle_timeout_s)
-        self._close_as: tuple[int, bytes] = (WSCloseCode.OK, b"")
+        self.engine, self.config, self.outbox, self.error = engine, config, outbox, error
+        self.id = session_id
+        cfg, opts = config, start.options
+        self.strategy: str = opts.get("strategy") or cfg.strategy
+        self.out_rate: int = start.output_sample_rate or cfg.output_sample_rate
         self.turns = 0
         self._turn_task: asyncio.Task | None = None
-        self._last_error: dict[str, float] = {}
-        self._typed = TokenBucket(config.typed_per_minute)
         self._speculating: asyncio.Task | None = None  # a query from the tentative final
-
-    # --- websocket loop ------------------------------------------------------------------
-    async def run(self) -> None:
-        sender = asyncio.create_task(self.outbox.run(), name=f"outbox-{self.id}")
-        try:
-            while not self.stopping:
-                msg = await self._receive()
-                if msg is None or msg.type in _CLOSED:
-                    break
-                if msg.type == WSMsgType.TEXT:
-                    await self._on_text_frame(msg.data)
-                elif msg.type == WSMsgType.BINARY:
-                    await self._on_audio(msg.data)
-            if self.stopping:  # stop, or idle too long: what is queued goes out, then close
-                await self._cancel_turn()
-                with contextlib.suppress(TimeoutError):  # a client that stopped reading
-                    await asyncio.wait_for(self.outbox.drained(), DRAIN_TIMEOUT_S)
-                await self.ws.close(code=self._close_as[0], message=self._close_as[1])
-        finally:
-            self.outbox.closed = True
-            await self._cancel_turn()
-            if self.started:
-                self.transcriber.cancel()
-                self.signals.close()
-                self.preemptor.close()
-                self.lookup.close()
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
-
-    async def _receive(self) -> WSMessage | None:
-        """The next message; None (and ``stopping``) once the client sent nothing for
-        ``idle_timeout_s`` while no answer was running, or ``start_timeout_s`` passed since the
-        connection opened without an accepted ``start``."""
-        while True:
-            wait, start_deadline = self._deadlines.next_wait(self.started)
-            if wait is None or wait > 0:  # at 0, a client sending only junk is out of time too
-                try:
-                    return await self.ws.receive(timeout=wait)
-                except TimeoutError:
-                    pass
-            if start_deadline or not self._answer_active():  # hearing an answer is not idling
-                self._time_out(start_deadline)
-                return None
-
-    def _time_out(self, start_deadline: bool) -> None:
-        """Close after the error that says which limit ran out."""
-        if start_deadline:
-            wait = self.config.start_timeout_s
-            self.error("start_timeout", f"no valid start within {wait:g} s of connecting; closing")
-            self._close_as = (WSCloseCode.POLICY_VIOLATION, b"start timeout")
-        else:
-            wait = self.config.idle_timeout_s
-            self.error("idle_timeout", f"nothing received for {wait:g} s; closing")
-        self.stopping = True
-
-    def error(self, code: str, message: str, throttle_s: float = 0.0) -> None:
-        now = time.monotonic()
-        if throttle_s and now - self._last_error.get(code, -1e9) < throttle_s:
-            return
-        self._last_error[code] = now
-        log.info("session %s error %s: %s", self.id, code, message)
-        self.outbox.send(Error(code, message))
-
-    def emit(self, event: Event) -> None:
-        self.outbox.send(event)
-
-    # --- client messages -----------------------------------------------------------------
-    async def _on_text_frame(self, raw: str) -> None:
-        if len(raw) > self.config.max_frame_bytes:
-            return self.error(
-                "frame_too_large", f"text frame over {self.config.max_frame_bytes} bytes"
-            )
-        try:
-            msg = parse_text_message(raw, self.config.eval_mode)
-        except ProtocolError as exc:
-            return self.error(exc.code, exc.message)
-        if isinstance(msg, Start):
-            await self._on_start(msg)
-        elif isinstance(msg, Text):
-            self._on_typed(msg.text)
-        elif isinstance(msg, Stop):
-            self.stopping = True
-
-    async def _on_start(self, start: Start) -> None:
-        if self.started:
-            return self.error("already_started", "send start once per connection")
-        if not self._admit(self):  # the last slot went since this connection opened
-            self.error("server_busy", busy_message(self.config.max_sessions))
-            self._close_as = (WSCloseCode.TRY_AGAIN_LATER, b"server busy")
-            self.stopping = True
-            return
-        cfg, opts = self.config, start.options
-        self.strategy = opts.get("strategy") or cfg.strategy
-        self.out_rate = start.output_sample_rate or cfg.output_sample_rate
+        self._typed = TokenBucket(cfg.typed_per_minute)
+        self._hypothesis = ""  # the latest partial (or tentative final), as understood
+        # listening: frames and VAD, the transcript, and what ends the turn
         fixed_ms = opts.get("end_of_turn_ms")  # a fixed window, whatever the policy
         policy = "fixed" if fixed_ms is not None else opts.get("end_of_turn", cfg.end_of_turn)
-        use_smart = policy == "semantic" and cfg.smart_turn
-        smart = await asyncio.to_thread(SmartTurn.shared) if use_smart else None
+        smart = engine.smart_turn if policy == "semantic" and cfg.smart_turn else None
         endpoint = make_endpoint(
             policy,
             int(fixed_ms or cfg.end_of_turn_ms),
@@ -197,7 +99,7 @@ class Session:
             endpoint,
         )
         self.front = AudioFrontEnd(
-            self.engine.vad,
+            engine.vad,
             self.detector,
             start.sample_rate,
             cfg.max_frame_bytes,
@@ -206,56 +108,50 @@ class Session:
             int(cfg.max_turn_s * 1000),
         )
         self.transcriber = StreamingTranscriber(
-            self.engine.asr,
+            engine.asr,
             self._on_partial,
             cfg.partial_interval_ms,
             cfg.final_beam_size,
-            self.engine.partial_asr,
+            engine.partial_asr,
         )
-        try:  # "evidence": CRAG Task 1, search this question's own pages only
-            evidence = opts.get("evidence")
-            # this session's own latency draws: a replay names them (the clip), else its own id
-            seed = opts.get("seed", evidence or self.id)
-            chosen = await self.toolset.for_session(evidence, opts.get("query_time"), seed)
-        except ValueError as exc:
-            self.error("unknown_evidence", f"{exc}; using the server's own tools")
-            chosen = await self.toolset.for_session(None, opts.get("query_time"), seed)
+        # answering: the tool calls, the answer prepared at the pause, the turn's answer
         self.lookup = Lookup(
-            chosen.tools,
+            tools.tools,
             self.emit,
             self.strategy,
             cfg.tool_deadline_ms / 1000,
-            top_ids=chosen.top_ids,
+            top_ids=tools.top_ids,
             max_parallel=cfg.max_parallel_calls,
             audit=bool(opts.get("audit", False)),
-            completer=chosen.completer,
+            completer=tools.completer,
             fanout=cfg.fanout,
             call_budget=cfg.call_budget,
-            results=chosen.results,
+            results=tools.results,
             hedge_s=cfg.hedge_after_ms / 1000,
         )
         # the preparation's audio waits for the tentative final decode (the critical path)
-        self.preemptor = Preemptor(self.engine, self.lookup, lambda: self.transcriber.tentative)
+        self.preemptor = Preemptor(engine, self.lookup, lambda: self.transcriber.tentative)
         self.answering = Answering(
-            self.engine,
-            self.lookup,
-            self.preemptor,
-            self.outbox,
-            self.out_rate,
-            cfg.tool_deadline_ms / 1000,
+            engine, self.lookup, self.preemptor, outbox, self.out_rate, cfg.tool_deadline_ms / 1000
         )
         self.preemptive = bool(opts.get("preemptive", cfg.preemptive_answer))
         self.answering.acknowledge = bool(opts.get("acknowledge", cfg.acknowledge))
         self.asr_bias = bool(opts.get("asr_bias", True))  # retrieval-aware decoding
-        self.outbox.pace = bool(opts.get("pace_audio", True))
-        self._hypothesis = ""
-        self.started = True
-        asr_name, rates = self.engine.asr.name, (start.sample_rate, self.out_rate)
-        self.emit(Ready(self.id, *rates, self.strategy, asr_name, cfg.llm_backend))
+        outbox.pace = bool(opts.get("pace_audio", True))
 
-    async def _on_audio(self, data: bytes) -> None:
-        if not self.started:
-            return self.error("not_started", "send a start message before audio", 1.0)
+    def emit(self, event: Event) -> None:
+        self.outbox.send(event)
+
+    async def close(self) -> None:
+        """The connection is gone: the turn and everything still running for it stop."""
+        await self.cancel_turn()
+        self.transcriber.cancel()
+        self.signals.close()
+        self.preemptor.close()
+        self.lookup.close()
+
+    # --- listening -------------------------------------------------------------------------
+    async def on_audio(self, data: bytes) -> None:
         try:
             async for frame in self.front.push(data):
                 self.signals.push(frame.samples)
@@ -271,7 +167,7 @@ class Session:
 
     def _on_vad(self, event: VadEvent) -> None:
         if event.kind == "speech_start":
-            if self._answer_active():
+            if self.answer_active():
                 self._interrupt(event.audio_ms)
             self.preemptor.cancel()
             self.lookup.reset()
@@ -337,13 +233,11 @@ class Session:
         if self.preemptive:
             self.preemptor.start(self._hypothesis)
 
-    def _on_typed(self, text: str) -> None:
-        if not self.started:
-            return self.error("not_started", "send a start message first")
+    def on_typed(self, text: str) -> None:
         if not self._typed.take():
             wait = self._typed.wait_s()
             return self.error("rate_limited", f"too many typed questions; retry in {wait:.0f} s")
-        if self._answer_active():
+        if self.answer_active():
             self._interrupt(self.detector.audio_ms)
         self.lookup.reset()
         self._turn_task = asyncio.create_task(self._respond(text, TurnMarks(typed=True)))
@@ -397,10 +291,9 @@ class Session:
     # --- barge-in --------------------------------------------------------------------------
     def _has_referent(self) -> bool:
         """An earlier answer a pronoun may refer to ("who directed it"), for the end of turn."""
-        answering = getattr(self, "answering", None)  # built after the endpoint, in _on_start
-        return answering is not None and answering.context is not None
+        return self.answering.context is not None
 
-    def _answer_active(self) -> bool:
+    def answer_active(self) -> bool:
         running = self._turn_task is not None and not self._turn_task.done()
         return running or self.outbox.playing
 
@@ -410,7 +303,7 @@ class Session:
         dropped = self.outbox.flush()
         self.emit(Interrupted(audio_ms, dropped))
 
-    async def _cancel_turn(self) -> None:
+    async def cancel_turn(self) -> None:
         if self._turn_task is not None and not self._turn_task.done():
             self._turn_task.cancel()
             await asyncio.gather(self._turn_task, return_exceptions=True)

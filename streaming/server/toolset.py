@@ -34,18 +34,18 @@ from aiohttp import web
 from streaming.protocol import EVIDENCE_ID
 from streaming.rag.fanout import Completer
 from streaming.server.engine import Engine
+from streaming.server.result_cache import ResultCache, ScopedResults
 from tools.corpus import load_documents
-from tools.latency import LatencyProfile, derived_seed
-from tools.offload import cpu_executor
 from tools.plugin import ToolContext, ToolPlugin, ToolProvider
 from tools.registry import PROVIDERS
-from tools.result_cache import ResultCache, ScopedResults
-from tools.search import Bm25Index, LocalSearchTool
-from tools.web_search import HttpSearchTool, start_search_service
+from tools.runtime.latency import LatencyProfile, derived_seed
+from tools.runtime.offload import cpu_executor
+from tools.search.bm25 import Bm25Index, LocalSearchTool
+from tools.search.web import HttpSearchTool, start_search_service
 
 if TYPE_CHECKING:  # optional extras (scale): imported only when configured
-    from tools.pg_search import PgSearchIndex
-    from tools.redis_cache import RedisResultCache
+    from streaming.server.redis_cache import RedisResultCache
+    from tools.search.postgres import PgSearchIndex
 
     SearchIndex = Bm25Index | PgSearchIndex
 
@@ -214,13 +214,13 @@ class ToolSet:
         (the table loaded from the engine's corpus when it is empty)."""
         cfg = self.config
         if cfg.result_cache_url:
-            from tools.redis_cache import RedisResultCache
+            from streaming.server.redis_cache import RedisResultCache
 
             cache = RedisResultCache(cfg.result_cache_url, cfg.result_cache_ttl_s,
                                      cfg.result_cache_size)  # fmt: skip
             self.results = await cache.start()
         if cfg.search_backend == "postgres":
-            from tools.pg_search import PgSearchIndex
+            from tools.search.postgres import PgSearchIndex
 
             index = PgSearchIndex(cfg.pg_dsn, cfg.pg_table)
             count = await asyncio.to_thread(index.ensure_loaded, self.engine.docs)

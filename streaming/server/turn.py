@@ -32,21 +32,22 @@ from streaming.rag.lookup import Lookup, LookupOutcome
 from streaming.server.engine import Engine
 from streaming.server.metrics import TurnMarks
 from streaming.server.outbox import Outbox
-from streaming.server.preempt import Preemptor
+from streaming.server.preempt import Preemptor, Prepared
 from tools.language.understood import Understood, understand
 from voice.audio import float32_to_pcm16, resample
-from voice.models import Priority
+from voice.interfaces import Tts
+from voice.workers import Priority
 
 T = TypeVar("T")
 _ACKS: weakref.WeakKeyDictionary[Any, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
 
 
-async def acknowledgement_audio(tts: Any, text: str) -> np.ndarray:
+async def acknowledgement_audio(tts: Tts, text: str) -> np.ndarray:
     """``text`` spoken by ``tts``, synthesized once per voice and kept, without sampling noise
     (a prompt that sounds the same every time, like a recorded one)."""
     cache = _ACKS.setdefault(tts, {})
     if text not in cache:
-        cache[text] = await tts.worker.run(Priority.ANSWER, tts.synthesize_exact, text)
+        cache[text] = await tts.speak(text, Priority.ANSWER, exact=True)
     return cache[text]
 
 
@@ -85,10 +86,10 @@ class Answering:
         self.engine, self.lookup, self.preemptor, self.outbox = engine, lookup, preemptor, outbox
         self.out_rate, self.audit_timeout_s = out_rate, audit_timeout_s
         self.context: Context | None = None  # the last answered turn, for follow-ups
-        config = getattr(engine, "config", None)
-        self.acknowledge = bool(getattr(config, "acknowledge", False))  # the session may override
-        self.acknowledge_after_s = getattr(config, "acknowledge_after_ms", 500) / 1000
-        self.acknowledge_text = getattr(config, "acknowledge_text", "Let me check.")
+        config = engine.config
+        self.acknowledge = config.acknowledge  # the session may override
+        self.acknowledge_after_s = config.acknowledge_after_ms / 1000
+        self.acknowledge_text = config.acknowledge_text
 
     def understand(self, text: str) -> Understood:
         """``text`` as the question meant, understood once: corrections applied, a follow-up
@@ -156,7 +157,7 @@ class Answering:
     async def _speak(
         self,
         sentences: AsyncIterator[AnswerSentence],
-        prepared: Any,
+        prepared: Prepared | None,
         generation: int,
         marks: TurnMarks,
         said: _Said,

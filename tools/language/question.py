@@ -19,54 +19,26 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from .lexicon import read, words
 from .text import FILLERS, NUMBER_WORDS, STOPWORDS, stem, tokens
 
-QTYPES = (
-    "simple", "simple_w_condition", "set", "comparison", "aggregation", "multi-hop",
-    "post-processing", "false_premise",
-)  # fmt: skip
+QTYPES = tuple(
+    "simple simple_w_condition set comparison aggregation multi-hop post-processing "
+    "false_premise".split()
+)
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})$")
 MONTHS = (
     "january february march april may june july august september october november december"
 ).split()
 _COUNTS = "two three four five six seven eight nine ten".split()
-# relation (attribute) words: asked about, never the entity
-_RELATION = set(
-    """ceo chief executive officer cfo coo cto chair chairman president head leader founder founders found founded
-    co-founded director directed direct produced producer produce wrote write written author
-    composed composer sang sing singer played play plays starred born birth die died
-    death capital currency language languages population city country town place headquarters
-    headquartered based located released release published publish came come formed form
-    label symbol ticker code height tall taller long longer length area old older age
-    name names title titles member members won win wins winner prize prizes oscar
-    oscars grammy grammys championship championships title cup cups medal medals run runs led
-    lead leads discovered discover invented invent named replaced replace acquired acquire bought
-    buy merged merge host hosts hosted home arena stadium ballpark school team club used use
-    flows flow stands stand completed complete built build designed design largest biggest
-    highest tallest longest smallest oldest youngest first last most fewest least worst
-    earliest latest earlier later more fewer less larger bigger higher shorter smaller younger
-    times time many much years year ago apart passed between total combined together altogether
-    share shares make makes up official famous known line parent runs spoken speak
-    called mean means titled role sit sits carry carried retire retired step down become became
-    happen happened part number count mandate goals goal take took takes held joined join
-    border borders stood sit become walk walked hit scored""".split()
-)
+# relation (attribute) words: asked about, never the entity (data/words/relation_words.txt)
+_RELATION = frozenset(words("relation_words"))
 _ORDINALS = set(
     """first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth
     thirtieth twentieth hundredth""".split()
 )
 # class nouns: what kind of thing the answer or entity is ("the film", "the band")
-_CLASS = {
-    "person": set("person people man woman actor actress singer player driver drummer astronaut "
-                  "composer author writer director rapper musician brothers sisters".split()),
-    "organisation": set("company companies bank banks band bands team teams club clubs studio "
-                        "label group firm index university organisation organization".split()),
-    "place": set("city cities country countries town state capital continent river mountain "
-                 "island stadium arena ballpark where".split()),
-    "other": set("film films movie movies album albums song songs novel novels book books "
-                 "series show race races element elements planet language languages currency "
-                 "sport game award prize title".split()),
-}  # fmt: skip
+_CLASS = {kind: frozenset(words("class_nouns", kind)) for kind in read("class_nouns")}
 _SUPERLATIVE = re.compile(
     r"\b(first|last|largest|biggest|highest|tallest|longest|smallest|shortest|oldest|youngest|"
     r"most|fewest|least|best|worst|earliest|latest|greatest|deepest|richest|fastest)\b"
@@ -88,15 +60,15 @@ _SET = re.compile(
     r"songs|teams|players|drivers|astronauts|members|cities|companies|languages|races|elements)\b"
     r"|\bwith which (teams|clubs)\b|\bwho (were|are) the (founders|members)\b"
 )
+_HEADS, _RELATIVES, _TITLES = (
+    "|".join(words("multi_hop", section)) for section in ("heads", "relatives", "titles")
+)
 _MULTI_HOP = re.compile(
-    r"\bthe (country|city|team|club|band|company|film|movie|album|planet|bank|player|actor|"
-    r"singer|year|author|director|drummer|founder|lead singer|parent company|"
-    r"[a-z]+ (champion|winner))\b.*?\b(where|that|who|which|whose|of|by|led|joined|plays?|won|"
-    r"is|was|named|sang|with)\b"
-    r"|(?<!^who is )(?<!^who was )(?<!^what is )(?<!^who are )(?<!^who were )(?<!what )\b(the|a) "
-    r"(director|author|founder|drummer|lead singer|singer|parent company|ceo|capital city|"
-    r"student|wife|husband|father|mother|son|daughter) of\b"
-    r"|\bthe (\w+ )?(student|winner|champion) of\b|\bled by\b|\b(the )?year the\b"
+    rf"\bthe ({_HEADS}|[a-z]+ (champion|winner))\b.*?"
+    r"\b(where|that|who|which|whose|of|by|led|joined|plays?|won|is|was|named|sang|with)\b"
+    r"|(?<!^who is )(?<!^who was )(?<!^what is )(?<!^who are )(?<!^who were )(?<!what )"
+    rf"\b(the|a) ({_RELATIVES}) of\b"
+    rf"|\bthe (\w+ )?({_TITLES}) of\b|\bled by\b|\b(the )?year the\b"
     r"|\bthe \w+ (\w+ )?(joined|plays for|won|sang)\b"
 )
 _YESNO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b")
@@ -166,8 +138,8 @@ def _conditions(toks: list[str], text: str) -> tuple[Condition, ...]:
         ):
             out.append(Condition("number", str(NUMBER_WORDS.index(t)) if t in NUMBER_WORDS else t))
     for m in _SUPERLATIVE.finditer(text):
-        out.append(Condition("ordinal" if m.group(1) in ("first", "last") else "superlative",
-                             m.group(1)))  # fmt: skip
+        kind = "ordinal" if m.group(1) in ("first", "last") else "superlative"
+        out.append(Condition(kind, m.group(1)))
     return tuple(out)
 
 
@@ -258,19 +230,21 @@ def _spans(toks: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 # Conversational wrappers around the question itself ("could you tell me who ... these days").
 _LEADS = tuple(
-    tuple(w.split())
-    for w in (
-        "could you please tell me", "can you please tell me", "could you tell me",
-        "can you tell me", "would you tell me", "please tell me", "tell me", "do you know",
-        "do you happen to know", "i want to know", "i'd like to know", "i would like to know",
-        "i wonder", "i was wondering", "any idea", "hey", "so", "okay", "ok", "please", "quick question",
-    )
-)  # fmt: skip
+    tuple(lead.split())
+    for lead in (
+        "could you please tell me, can you please tell me, could you tell me, can you tell me, "
+        "would you tell me, please tell me, tell me, do you know, do you happen to know, "
+        "i want to know, i'd like to know, i would like to know, i wonder, i was wondering, "
+        "any idea, hey, so, okay, ok, please, quick question"
+    ).split(", ")
+)
 _TAILS = tuple(
-    tuple(w.split())
-    for w in ("these days", "nowadays", "right now", "at the moment", "currently", "please",
-              "do you know", "if you know", "again")
-)  # fmt: skip
+    tuple(tail.split())
+    for tail in (
+        "these days, nowadays, right now, at the moment, currently, please, do you know, "
+        "if you know, again"
+    ).split(", ")
+)
 
 
 def _unwrap(toks: list[str]) -> list[str]:
@@ -299,7 +273,5 @@ def analyze(question: str) -> Question:
     text = " ".join(toks)
     qtype = _qtype(text, toks)
     attribute, entities = _spans(toks)
-    return Question(
-        question, qtype, _answer_type(text, toks, qtype, attribute), attribute, entities,
-        _conditions(toks, text),
-    )  # fmt: skip
+    answer_type = _answer_type(text, toks, qtype, attribute)
+    return Question(question, qtype, answer_type, attribute, entities, _conditions(toks, text))

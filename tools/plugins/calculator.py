@@ -18,7 +18,7 @@ from tools.language.understood import Understood
 from tools.plugin import Plan, ToolContext, ToolPlugin, ToolProvider, ToolSpec, answer_hit, timed
 from tools.plugins import calc_dates, calc_math, calc_units
 from tools.plugins.calc_base import Solution, words
-from tools.search import SearchResult
+from tools.result import SearchResult
 
 SPEC = ToolSpec(
     name="calculator",

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from tools.kg_tool import KgTool
+from tools.kg.tool import KgTool
 from tools.language.understood import Understood
-from tools.latency import LatencyProfile, derived_seed
 from tools.plugin import Plan, ToolContext, ToolPlugin, ToolProvider, ToolSpec
-from tools.search import SearchResult
+from tools.result import SearchResult
+from tools.runtime.latency import LatencyProfile, derived_seed
 
 KgParse = Callable[[str], "tuple[str, ...] | None"]
 Backend = Callable[[str, float], Awaitable[SearchResult]]

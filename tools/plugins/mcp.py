@@ -55,7 +55,7 @@ from urllib.parse import urlsplit
 from tools.language.text import content_words, stem, tokens
 from tools.language.understood import Understood
 from tools.plugin import Plan, ToolContext, ToolPlugin, ToolProvider, ToolSpec, text_hit, timed
-from tools.search import SearchResult
+from tools.result import SearchResult
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from tools.language.understood import Understood
 from tools.plugin import Plan, ToolContext, ToolPlugin, ToolProvider, ToolSpec
-from tools.search import SearchResult
+from tools.result import SearchResult
 
 Backend = Callable[[str, float], Awaitable[SearchResult]]
 

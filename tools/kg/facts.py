@@ -1,9 +1,12 @@
-"""A small knowledge graph over the knowledge base's fact triples, kept in SQLite.
+"""The knowledge graph's facts: entities, aliases and fact triples in SQLite; (entity, attribute).
 
 Entities are a document's title and its facts' subjects (one per name and domain), with cheap
 aliases. A question is parsed into (entity, attribute): the entity by the longest alias n-gram of
 the transcript (difflib for ASR spellings), the attribute by cue words scored against the
 attributes that entity actually has, so a partial transcript ("what is the capital of") gives None.
+
+``FactGraph`` is the store and the one-fact parse; ``tools.kg.graph.KnowledgeGraph`` adds the
+reasoning built on it (``tools.kg.reason``), which reads it only through public methods.
 """
 
 from __future__ import annotations
@@ -17,24 +20,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from .corpus import Document
-from .kg_names import (
-    _YEAR,
+from tools.corpus import Document
+from tools.language.text import FILLERS, STOPWORDS, content_words, split_sentences, stem, tokens
+
+from .names import (
+    YEAR,
     FuzzyNames,
-    _aliases,
-    _best_sentence,
-    _find,
-    _root,
-    _seq,
-    _share,
+    aliases,
+    best_sentence,
+    cue_seq,
+    find_cues,
     norm,
     norm_tokens,
+    root,
+    share,
 )
-from .language.text import FILLERS, STOPWORDS, content_words, split_sentences, stem, tokens
 
 log = logging.getLogger(__name__)
+G = TypeVar("G", bound="FactGraph")
 
 _SCHEMA = """
 DROP TABLE IF EXISTS entities; DROP TABLE IF EXISTS aliases; DROP TABLE IF EXISTS facts;
@@ -48,8 +53,8 @@ CREATE INDEX facts_target ON facts(target_id);
 # Question cues for a word of attribute names (or a whole name), from data/kg_synonyms.txt:
 # `attr: cue, cue; attr: ...`, a line starting with two spaces continues the one before. The word
 # itself always counts. Multi-word cues match in order with gaps allowed, after stopwords (except
-# _KEEP) are dropped.
-_SYNONYMS = (Path(__file__).parent / "data" / "kg_synonyms.txt").read_text(encoding="utf-8")
+# names._KEEP) are dropped.
+_SYNONYMS = (Path(__file__).parents[1] / "data" / "kg_synonyms.txt").read_text(encoding="utf-8")
 _ITEMS = re.compile(r"\s*(?:,|\band\b)\s*")  # list values: "phobos and deimos"
 
 
@@ -79,14 +84,16 @@ class KgQuery:
     entity_id: int | None = None  # tells same-named entities apart (the film and the ship)
 
 
-class _Match(NamedTuple):
+class NameMatch(NamedTuple):
+    """An entity named by the tokens ``start:end`` of a question, with the name's score."""
+
     entity_id: int
     score: float
     start: int
     end: int
 
 
-class KnowledgeGraph:
+class FactGraph:
     """Entities, aliases and facts in SQLite (matching caches in memory); thread-safe.
 
     ``parse`` is memoized per normalized text and the fuzzy alias scan per n-gram (both LRU
@@ -120,14 +127,14 @@ class KnowledgeGraph:
         syn: dict[str, list[tuple[str, ...]]] = {}
         for entry in re.split(r"[;\n](?!  )", _SYNONYMS.strip()):
             key, _, cues = entry.partition(":")
-            syn[key.strip()] = [_seq(norm_tokens(c)) for c in cues.split(",") if c.strip()]
+            syn[key.strip()] = [cue_seq(norm_tokens(c)) for c in cues.split(",") if c.strip()]
         self.synonym_count = sum(len(v) for v in syn.values())  # (word, cue) pairs
         self._cue_words = {w for cues in syn.values() for c in cues for w in c}
-        self._cue_words |= {_root(w) for k in syn for w in k.split("_")}
+        self._cue_words |= {root(w) for k in syn for w in k.split("_")}
         self._cues: dict[str, tuple[list[tuple[str, list[tuple[str, ...]]]], list]] = {}
         for attr in {a for attrs in self._attrs.values() for a in attrs}:
             units = [u for u in re.findall(r"[a-z]+|\d+", attr) if u not in STOPWORDS]
-            unit_cues = [(u, [(_root(u),), *syn.get(u, [])]) for u in units]
+            unit_cues = [(u, [(root(u),), *syn.get(u, [])]) for u in units]
             self._cues[attr] = (unit_cues, syn.get(attr, []) if len(units) > 1 else [])
         self._parse_cached = lru_cache(maxsize=parse_cache)(self._parse)
         self._fuzzy = lru_cache(maxsize=fuzzy_cache)(self._fuzzy_scan)
@@ -137,7 +144,7 @@ class KnowledgeGraph:
             return self.conn.execute(query, args).fetchall()
 
     @classmethod
-    def build(cls, docs: Iterable[Document], path: str = ":memory:") -> KnowledgeGraph:
+    def build(cls: type[G], docs: Iterable[Document], path: str = ":memory:") -> G:
         """Build the graph from the documents' fact triples into a fresh database at ``path``."""
         docs = list(docs)
         conn = sqlite3.connect(path, check_same_thread=False)
@@ -158,8 +165,11 @@ class KnowledgeGraph:
         main: dict[str, int] = {}
         for doc in docs:  # pass 1: each document's own entity, named by its matching subject
             base = re.sub(r"\s*\([^)]*\)", "", doc.title).strip()
-            subjects = sorted({f[0] for f in doc.facts if same(f[0], doc)}, key=lambda s: (
-                norm(s) != norm(base), [f[0] for f in doc.facts].index(s)))  # fmt: skip
+            order = [f[0] for f in doc.facts]
+            subjects = sorted(
+                {f[0] for f in doc.facts if same(f[0], doc)},
+                key=lambda s: (norm(s) != norm(base), order.index(s)),
+            )
             main[doc.id] = entity((subjects or [base])[0], doc)
         names: dict[int, set[str]] = defaultdict(set)
         rows: dict[tuple[int, str, str], tuple] = {}
@@ -169,7 +179,7 @@ class KnowledgeGraph:
             for subject, attribute, value in doc.facts:
                 eid = main[doc.id] if same(subject, doc) else entity(subject, doc)
                 names[eid].add(subject)
-                sentence = _best_sentence(sentences, subject, value)
+                sentence = best_sentence(sentences, subject, value)
                 row = (eid, attribute, str(value), norm(value), doc.id, sentence)
                 rows.setdefault((eid, attribute, norm(value)), row)
         teams = {r[0] for r in rows.values() if r[1] in ("arena", "stadium", "league")}
@@ -178,7 +188,7 @@ class KnowledgeGraph:
         for eid, found in names.items():
             best: dict[str, float] = {}
             for name in found:
-                for a, w in _aliases(name, eid in teams and domain[eid] == "sports").items():
+                for a, w in aliases(name, eid in teams and domain[eid] == "sports").items():
                     best[a] = max(w, best.get(a, 0.0))
             conn.executemany(
                 "INSERT INTO aliases VALUES (?, ?, ?)", [(a, eid, w) for a, w in best.items()]
@@ -206,17 +216,22 @@ class KnowledgeGraph:
     def fact_count(self) -> int:
         return int(self._sql("SELECT COUNT(*) FROM facts")[0][0])
 
-    def _match(self, toks: list[str]) -> list[_Match]:
-        """Alias matches: exact n-grams, then difflib >= 0.85 on the rest; longest spans win."""
-        found = [_Match(eid, w, i, j) for i in range(len(toks))
-                 for j in range(i + 1, min(len(toks), i + self._max_len) + 1)
-                 for eid, w in self._alias.get(" ".join(toks[i:j]), ())]  # fmt: skip
+    def matches(self, toks: list[str]) -> list[NameMatch]:
+        """Alias matches: exact n-grams, then fuzzy >= 0.85 on the rest; longest spans win."""
+        found = [
+            NameMatch(eid, w, i, j)
+            for i in range(len(toks))
+            for j in range(i + 1, min(len(toks), i + self._max_len) + 1)
+            for eid, w in self._alias.get(" ".join(toks[i:j]), ())
+        ]
         taken = {p for m in found for p in range(m.start, m.end)}
         for n, i in ((k, i) for k in range(1, 5) for i in range(len(toks) - k + 1)):
             if not taken & set(range(i, i + n)) and self._fuzzy_ok(toks[i : i + n]):
                 for alias, ratio in self._fuzzy("".join(toks[i : i + n])):
-                    found += [_Match(e, w * ratio * 0.97, i, i + n) for e, w in self._alias[alias]]
-        kept: list[_Match] = []
+                    found += [
+                        NameMatch(e, w * ratio * 0.97, i, i + n) for e, w in self._alias[alias]
+                    ]
+        kept: list[NameMatch] = []
         for m in sorted(found, key=lambda m: (m.start - m.end, -m.score, m.start)):
             clash = [(k.start, k.end) for k in kept if k.start < m.end and m.start < k.end]
             if all(span == (m.start, m.end) for span in clash):
@@ -229,7 +244,7 @@ class KnowledgeGraph:
         a word still being said ("austra" of "australia")."""
         text = "".join(gram)
         edges = {gram[0], gram[-1]} & (STOPWORDS | FILLERS)
-        cue_only = {_root(w) for w in gram if len(w) > 2} <= self._cue_words
+        cue_only = {root(w) for w in gram if len(w) > 2} <= self._cue_words
         cue_only &= len(gram) == 1 or all(len(w) > 2 for w in gram)
         return len(text) >= 5 and not edges and not cue_only and text not in self._prefixes
 
@@ -244,8 +259,8 @@ class KnowledgeGraph:
 
     def find_entities(self, text: str, limit: int = 3) -> list[tuple[EntityRow, float]]:
         """Entities named in ``text``, best (exact, longer) first."""
-        best: dict[int, _Match] = {}
-        for m in self._match(norm_tokens(text)):
+        best: dict[int, NameMatch] = {}
+        for m in self.matches(norm_tokens(text)):
             if m.entity_id not in best or m.score > best[m.entity_id].score:
                 best[m.entity_id] = m
         ranked = sorted(best.values(), key=lambda m: (-m.score, m.start - m.end, -m.start))
@@ -258,19 +273,19 @@ class KnowledgeGraph:
     def attr_cover(
         self, attr: str, seq: tuple[str, ...], years: bool = False
     ) -> tuple[float, set[int]]:
-        """``_attr_score`` and the positions of ``seq`` (see kg_names._seq) its cues cover."""
+        """``_attr_score`` and the positions of ``seq`` (see ``names.cue_seq``) its cues cover."""
         if attr not in self._cues:
             return 0.0, set()
         units, whole = self._cues[attr]
-        covered = whole_hit = _find(whole, seq)
+        covered = whole_hit = find_cues(whole, seq)
         matched = words = 0
         missing_year = False
         for unit, cues in units:
-            hit = _find(cues, seq)
+            hit = find_cues(cues, seq)
             covered = covered | hit
             matched += bool(hit)
             words += bool(hit) and not unit.isdigit()
-            missing_year |= not hit and bool(_YEAR.match(unit))
+            missing_year |= not hit and bool(YEAR.match(unit))
         if whole_hit:
             matched = words = len(units)
         if not words or (missing_year and years):  # "2024_winner" when asked about 2023
@@ -290,11 +305,11 @@ class KnowledgeGraph:
     def _parse(self, text: str) -> KgQuery | None:
         toks = norm_tokens(text)
         padded, q_words = f" {' '.join(toks)} ", set(content_words(text))
-        q_years = {t for t in toks if _YEAR.match(t)}
+        q_years = {t for t in toks if YEAR.match(t)}
         how_many = " how many " in padded or " how much " in padded
         best: tuple[float, KgQuery] | None = None
-        for m in self._match(toks):
-            seq = _seq(toks[: m.start] + toks[m.end :])
+        for m in self.matches(toks):
+            seq = cue_seq(toks[: m.start] + toks[m.end :])
             ent_words = self._words[m.entity_id]
             for attr, values in self._attrs.get(m.entity_id, {}).items():
                 kept = [(v, w) for v, w in values if f" {v} " not in padded]  # asked, not given
@@ -303,24 +318,13 @@ class KnowledgeGraph:
                     continue
                 numeric = kept[0][0][:1].isdigit()
                 score += 0.5 * (how_many and numeric) - 0.5 * (toks[0] == "who" and numeric)
-                score += m.score + 0.02 * m.start / len(toks) + 0.05 * _share(q_words, ent_words)
-                score += 0.05 * max(_share(q_words, w) for _, w in kept)
+                score += m.score + 0.02 * m.start / len(toks) + 0.05 * share(q_words, ent_words)
+                score += 0.05 * max(share(q_words, w) for _, w in kept)
                 score -= 2.0 * bool(q_years and not q_years & ent_words)  # another year's event
                 if best is None or score > best[0]:
                     row = self.entities[m.entity_id]
                     best = (score, KgQuery(row.name, attr, round(m.score, 3), row.id))
         return best[1] if best else None
-
-    def kg_key(self, text: str) -> tuple[str, str] | None:
-        """Normalized (entity, attribute) of a question, to compare two queries cheaply; for a
-        question the graph answers by reasoning (kg_reason), every entity it used and what it
-        concluded, so a partial's answer is reused only for a final that reasons the same."""
-        from .kg_reason import reason  # kg_reason builds on this module
-
-        if (r := reason(self, text)) is not None:
-            return r.key
-        q = self.parse(text)
-        return None if q is None else (norm(q.entity), q.attribute)
 
     def _ids(self, entity: str | int | None) -> list[int]:
         if isinstance(entity, int):
@@ -329,26 +333,46 @@ class KnowledgeGraph:
 
     def lookup(self, query: KgQuery) -> list[Fact]:
         """The facts for a parsed query (every value of a many-valued attribute)."""
-        sql = ("SELECT e.name, f.attribute, f.value, f.doc_id, f.sentence FROM facts f JOIN entities e"
-               " ON e.id = f.entity_id WHERE f.entity_id = ? AND f.attribute = ? ORDER BY f.rowid")  # fmt: skip
+        sql = (
+            "SELECT e.name, f.attribute, f.value, f.doc_id, f.sentence FROM facts f"
+            " JOIN entities e ON e.id = f.entity_id"
+            " WHERE f.entity_id = ? AND f.attribute = ? ORDER BY f.rowid"
+        )
         ids = self._ids(query.entity if query.entity_id is None else query.entity_id)
         return [Fact(*r) for eid in ids for r in self._sql(sql, (eid, query.attribute))]
 
     def facts_of(self, entity_id: int) -> list[tuple[Fact, int | None]]:
         """Every fact of one entity, with the entity its value names (or None), in KB order."""
-        sql = ("SELECT e.name, f.attribute, f.value, f.doc_id, f.sentence, f.target_id FROM facts f"
-               " JOIN entities e ON e.id = f.entity_id WHERE f.entity_id = ? ORDER BY f.rowid")  # fmt: skip
+        sql = (
+            "SELECT e.name, f.attribute, f.value, f.doc_id, f.sentence, f.target_id FROM facts f"
+            " JOIN entities e ON e.id = f.entity_id WHERE f.entity_id = ? ORDER BY f.rowid"
+        )
         return [(Fact(*r[:5]), r[5]) for r in self._sql(sql, (entity_id,))]
 
     def owners(self, value_norm: str) -> list[tuple[int, str]]:
         """(entity id, attribute) of the facts whose value is (or lists) ``value_norm``."""
         return self._owners.get(value_norm, [])
 
+    def named(self, name_norm: str) -> list[tuple[int, float]]:
+        """(entity id, weight) of the entities with this exact normalized alias, best first."""
+        return self._alias.get(name_norm, [])
+
+    def words_of(self, entity_id: int) -> set[str]:
+        """The content words of an entity's values and fact sentences."""
+        return self._words.get(entity_id, set())
+
+    def cues_of(self, attr: str) -> tuple[list[tuple[str, list[tuple[str, ...]]]], list]:
+        """An attribute's cues: (word, its cue sequences) per word of its name, and the cues of
+        the whole name; empty for an attribute no entity has."""
+        return self._cues.get(attr, ([], []))
+
     def neighbors(self, entity: str | int) -> list[tuple[str, EntityRow]]:
         """Related entities: (attribute, target) for facts whose value names an entity, and
         (attribute + "_of", source) for facts naming this one ("director_of", "Oppenheimer")."""
-        sql = ("SELECT attribute, target_id FROM facts WHERE entity_id = ? AND target_id IS NOT NULL"
-               " UNION ALL SELECT attribute || '_of', entity_id FROM facts WHERE target_id = ?")  # fmt: skip
+        sql = (
+            "SELECT attribute, target_id FROM facts WHERE entity_id = ? AND target_id IS NOT NULL"
+            " UNION ALL SELECT attribute || '_of', entity_id FROM facts WHERE target_id = ?"
+        )
         return [
             (a, self.entities[t])
             for eid in self._ids(entity)

@@ -32,9 +32,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .corpus import Document
-from .result_cache import ResultCache, ScopedResults
-from .search import Hit, SearchResult
+from streaming.server.result_cache import ResultCache, ScopedResults
+from tools.corpus import Document
+from tools.result import Hit, SearchResult
 
 log = logging.getLogger(__name__)
 _CONNECTION_ERRORS = (RedisError, OSError, asyncio.TimeoutError)

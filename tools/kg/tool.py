@@ -1,7 +1,8 @@
 """The knowledge graph as an async tool: parse and reason off the loop, latency, a deadline.
 
-When kg_reason establishes the answer (multi-hop, comparison, arithmetic, a false premise), the
-first hit is that composed sentence with ``answer=True``; the facts it rests on follow."""
+When the reasoning (``tools.kg.reason``) establishes the answer (multi-hop, comparison,
+arithmetic, a false premise), the first hit is that composed sentence with ``answer=True``; the
+facts it rests on follow."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import logging
 import random
 import time
 
-from .corpus import Document
-from .kg import Fact, KgQuery, KnowledgeGraph
-from .kg_reason import Reasoned, reason
-from .latency import LatencyProfile
-from .offload import off_loop
-from .search import Hit, SearchResult
+from tools.corpus import Document
+from tools.result import Hit, SearchResult
+from tools.runtime.latency import LatencyProfile
+from tools.runtime.offload import off_loop
+
+from .base import Reasoned
+from .facts import Fact, KgQuery
+from .graph import KnowledgeGraph
+from .reason import reason
 
 log = logging.getLogger(__name__)
 

@@ -4,15 +4,15 @@ For a corpus too large to index in every server process: the documents live in o
 weighted ``tsvector`` (title A, text B; generated, so it can never go stale) and a GIN index, and
 a query is the question's content words OR-ed (``websearch_to_tsquery``, which never raises on
 user text) ranked by ``ts_rank`` with length normalization. Hits are the same objects as BM25's,
-with the same best-sentence snippets, so the search service (``tools.web_search``), the local
+with the same best-sentence snippets, so the search service (``tools.search.web``), the local
 tool and everything after them are unchanged.
 
 ``search`` is blocking (a database round trip): callers already run index searches off the event
 loop (``asyncio.to_thread`` in the service, ``off_loop`` in ``LocalSearchTool``). Connections are
 pooled per process, one per concurrent search, opened on first use and replaced when broken.
 
-    python -m tools.pg_search load  --dsn "host=127.0.0.1 dbname=streamrag" [--corpus PATH]
-    python -m tools.pg_search serve --dsn ... --port 8766 [--latency none] [--token SECRET]
+    python -m tools.search.postgres load  --dsn "host=127.0.0.1 dbname=streamrag" [--corpus PATH]
+    python -m tools.search.postgres serve --dsn ... --port 8766 [--latency none] [--token SECRET]
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
-from .corpus import Document, load_documents
-from .language.text import FILLERS, STOPWORDS, tokens
-from .search import Hit, best_sentences
+from tools.corpus import Document, load_documents
+from tools.language.text import FILLERS, STOPWORDS, tokens
+from tools.result import Hit
+from tools.search.bm25 import best_sentences
 
 log = logging.getLogger(__name__)
 _TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -167,7 +168,7 @@ class PgSearchIndex:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.pg_search", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.search.postgres", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("load", "serve"):
         p = sub.add_parser(name)
@@ -191,8 +192,8 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(index: PgSearchIndex, args: argparse.Namespace) -> int:
-    from .latency import LatencyProfile
-    from .web_search import start_search_service
+    from tools.runtime.latency import LatencyProfile
+    from tools.search.web import start_search_service
 
     profile = LatencyProfile.parse(args.latency)
     runner, url = await start_search_service(
