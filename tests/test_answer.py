@@ -170,3 +170,17 @@ async def test_unreachable_openai_endpoint_falls_back():
     backend = OpenAiBackend("http://127.0.0.1:9/v1", "m")
     out = await collect(Answerer(backend), "what is the capital of austria")
     assert out[0].source == "extractive" and "Vienna" in out[0].text
+
+
+def test_a_composed_comparison_of_years_is_an_answer():
+    """The values a composed comparison adds are years, not names: still an answer."""
+    from tools.plugin import answer_hit
+
+    question = "which bridge opened first the aldwick bridge or the corran bridge"
+    text = "The Corran Bridge opened first, in 1901, against 1923 for the Aldwick Bridge."
+    _, chosen = Answerer(None).choose(question, [answer_hit("kg", "Corran Bridge", text)])
+    assert chosen and chosen[0].text == text
+    ranks = "Lake Ulm has the larger area, with third largest against ninth largest for Lake Oro."
+    q2 = "which lake has the larger area lake ulm or lake oro"
+    _, chosen = Answerer(None).choose(q2, [answer_hit("kg", "Lake Ulm", ranks)])
+    assert chosen and chosen[0].text == ranks

@@ -94,3 +94,17 @@ def test_a_composed_kg_answer_may_reject_the_premise():
     said = "Actually, Thriller is a Michael Jackson album, not a Bob Marley one."
     assert fit(q, said, "Thriller", answer=True).confidence > 0
     assert fit(q, said, "Thriller").confidence == 0  # read as a fact it holds no date
+
+
+@pytest.mark.parametrize(
+    "text, qtype",
+    [
+        ("who was the director of the film vertigo", "simple"),
+        ("who is the author of the novel middlemarch", "simple"),
+        ("where was the director of the film vertigo born", "multi-hop"),
+        ("who is the wife of the director of the film vertigo", "multi-hop"),
+        ("what is the home ground of the club nadia voss plays for", "multi-hop"),
+    ],
+)
+def test_one_relation_of_one_entity_is_a_single_hop(text, qtype):
+    assert analyze(text).qtype == qtype

@@ -116,6 +116,12 @@ def _new_values(question_toks: set[str], sentence: str) -> list[str]:
     return out
 
 
+def _leads_with_entity(q: Question, low: list[str]) -> bool:
+    """The sentence opens with one of the question's entities ("Canada has a larger area")."""
+    head = " ".join(low[:6])
+    return any(head.startswith(" ".join(tokens(e))) for e in q.entities if e)
+
+
 def _has_value(q: Question, sentence: str, low: list[str], parts: _Parts) -> bool:
     q_toks = parts.toks
     new = _new_values(q_toks, sentence)
@@ -215,8 +221,15 @@ def fit(
     hits = [bool(a & roots) for a in parts.asked]
     attribute = 0.5 * min(hits) + 0.5 * sum(hits) / len(hits) if hits else 1.0
     value = _has_value(q, sentence, low, parts)
-    if answer:  # a composed KG answer: it restates the question; a rejection is its value
-        value = value or bool(_REJECTS.search(sentence))
+    if answer:  # a composed answer restates the question: a rejection is its value, and so
+        # is any value it adds (a year or a number is a comparison's evidence, not a name),
+        # or, for a comparison, the entity it names first (the winner)
+        value = (
+            value
+            or bool(_REJECTS.search(sentence))
+            or bool(_new_values(parts.toks, sentence))
+            or (q.qtype == "comparison" and _leads_with_entity(q, low))
+        )
     return Fit(
         round(entity, 3), conditions, _soft(q, near | raw), value, round(attribute, 3), answer
     )

