@@ -350,3 +350,17 @@ async def test_an_asr_without_hotwords_is_never_biased():
     tr.pause(2000)
     text, _ = await tr.finish()
     assert text == QUESTION and {hotwords for _, _, hotwords in plain.decodes} == {""}
+
+
+async def test_a_partial_with_no_stable_word_is_not_taken_for_a_follow_up():
+    """ "and per", the first partial of a new question, must not become "... of the last
+    question per?": a follow-up is resolved once part of the partial is stable (and always for
+    the final)."""
+    from streaming.rag.context import Context
+
+    engine = fake_engine()
+    async with sending(RecordingSocket()) as outbox:
+        turn = answering(engine, ScriptedSearch([AUSTRALIA]), outbox)
+        turn.context = Context("What is the capital of Peru?", "Peru", "Lima is the capital.")
+        assert turn.understand("and chile?").text != "and chile?"  # a follow-up, rewritten
+        assert turn.understand("and per", followup=False).text == "and per"

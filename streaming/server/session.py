@@ -210,8 +210,11 @@ class Session:
     async def _on_partial(self, partial: Partial) -> None:
         self.emit(PartialTranscript(partial.stable, partial.tail, partial.audio_ms))
         self.signals.on_partial(f"{partial.stable} {partial.tail}", partial.audio_ms)
-        # corrected and, for a follow-up, rewritten: speculation asks what the final will ask
-        heard = self.answering.understand(f"{partial.stable} {partial.tail}".strip())
+        # corrected and, for a follow-up, rewritten: speculation asks what the final will ask;
+        # not before any word is stable ("and per" is the start of a new question, not a
+        # follow-up to the last one)
+        said = f"{partial.stable} {partial.tail}".strip()
+        heard = self.answering.understand(said, followup=bool(partial.stable.strip()))
         self._hypothesis = heard.text
         self.lookup.on_partial(heard, partial.audio_ms, partial.tail)
         self.preemptor.prefill(self._hypothesis)  # the LLM's prompt prefix, while they talk

@@ -91,10 +91,12 @@ class Answering:
         self.acknowledge_after_s = config.acknowledge_after_ms / 1000
         self.acknowledge_text = config.acknowledge_text
 
-    def understand(self, text: str) -> Understood:
-        """``text`` as the question meant, understood once: corrections applied, a follow-up
-        ("and when was he born?") rewritten against the last turn. Partials and the final
-        both go through it."""
+    def understand(self, text: str, followup: bool = True) -> Understood:
+        """``text`` as the question meant, understood once: corrections applied and, with
+        ``followup``, a follow-up ("and when was he born?") rewritten against the last turn.
+        Partials and the final both go through it."""
+        if not followup:
+            return understand(text)
         return understand(text, lambda meant: resolve_followup(meant, self.context))
 
     async def _entity(self, question: str) -> str | None:
